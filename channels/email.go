@@ -1,0 +1,479 @@
+package channels
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	netmail "net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mail "github.com/wneessen/go-mail"
+	mailsmtp "github.com/wneessen/go-mail/smtp"
+)
+
+// EmailConfig configures the SMTP email channel.
+type EmailConfig struct {
+	// URL is SMTP_URL: smtp://user:pass@host:587 (STARTTLS required),
+	// smtps://user:pass@host:465 (implicit TLS), or smtp://host:25?tls=none
+	// for an explicitly insecure local relay.
+	URL string
+	// From and ReplyTo are addresses, optionally with a display name:
+	// "Caf de Paris <ne-pas-repondre@caf.fr>". ReplyTo may be empty.
+	From, ReplyTo string
+	// Connections is the number of SMTP connections kept open (default 4).
+	Connections int
+	// IdleTimeout closes a connection unused for that long (default 30s):
+	// servers drop idle clients, and a re-dial is cheaper than a failed send.
+	IdleTimeout time.Duration
+	// TLSConfig overrides the TLS settings (tests use it to trust their own
+	// certificate). ServerName defaults to the URL's host.
+	TLSConfig *tls.Config
+}
+
+// SMTPSecurity is how the connection to the SMTP server is protected.
+type SMTPSecurity int
+
+// The SMTP security modes.
+const (
+	// SMTPStartTLS requires the server to offer STARTTLS (smtp://).
+	SMTPStartTLS SMTPSecurity = iota
+	// SMTPImplicitTLS speaks TLS from the first byte (smtps://).
+	SMTPImplicitTLS
+	// SMTPNoTLS sends in clear text (smtp://…?tls=none): a local relay only.
+	SMTPNoTLS
+)
+
+func (s SMTPSecurity) String() string {
+	switch s {
+	case SMTPImplicitTLS:
+		return "implicit-tls"
+	case SMTPNoTLS:
+		return "none"
+	default:
+		return "starttls"
+	}
+}
+
+// SMTPSettings is a parsed SMTP_URL.
+type SMTPSettings struct {
+	Host     string
+	Port     int
+	Security SMTPSecurity
+	Username string
+	Password string
+}
+
+// ParseSMTPURL parses an SMTP_URL. The scheme is smtp (STARTTLS required,
+// default port 587) or smtps (implicit TLS, default port 465); the only query
+// parameter is tls=none, which allows clear text on smtp:// (default port 25)
+// and is meant for a relay on the same host or network.
+func ParseSMTPURL(raw string) (SMTPSettings, error) {
+	var s SMTPSettings
+	if strings.TrimSpace(raw) == "" {
+		return s, errors.New("SMTP_URL is empty: expected smtp://user:pass@host:587 or smtps://user:pass@host:465")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse errors quote the URL, which holds the password.
+		return s, errors.New("SMTP_URL is not a valid URL: expected smtp://user:pass@host:587 or smtps://user:pass@host:465")
+	}
+	defaultPort := 587
+	switch u.Scheme {
+	case "smtp":
+		s.Security = SMTPStartTLS
+	case "smtps":
+		s.Security = SMTPImplicitTLS
+		defaultPort = 465
+	default:
+		return s, fmt.Errorf("SMTP_URL scheme %q is not supported: use smtp:// (STARTTLS) or smtps:// (implicit TLS)", u.Scheme)
+	}
+	if u.Opaque != "" || u.Host == "" {
+		return s, errors.New("SMTP_URL has no host: expected smtp://user:pass@host:587")
+	}
+	if u.Path != "" && u.Path != "/" {
+		return s, fmt.Errorf("SMTP_URL must not have a path (got %q)", u.Path)
+	}
+	q := u.Query()
+	for k := range q {
+		if k != "tls" {
+			return s, fmt.Errorf("SMTP_URL query parameter %q is not supported (only tls=none)", k)
+		}
+	}
+	if q.Has("tls") {
+		switch v := q.Get("tls"); v {
+		case "none":
+			if s.Security == SMTPImplicitTLS {
+				return s, errors.New("SMTP_URL: tls=none contradicts smtps://; use smtp://host:25?tls=none for a clear-text relay")
+			}
+			s.Security = SMTPNoTLS
+			defaultPort = 25
+		default:
+			return s, fmt.Errorf("SMTP_URL: tls=%q is not supported (only tls=none, for a local relay)", v)
+		}
+	}
+	s.Host = u.Hostname()
+	if s.Host == "" {
+		return s, errors.New("SMTP_URL has no host: expected smtp://user:pass@host:587")
+	}
+	s.Port = defaultPort
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return s, fmt.Errorf("SMTP_URL port %q is not a valid port", p)
+		}
+		s.Port = n
+	}
+	if u.User != nil {
+		s.Username = u.User.Username()
+		s.Password, _ = u.User.Password()
+		if s.Username == "" {
+			return s, errors.New("SMTP_URL has user info without a user name")
+		}
+	}
+	return s, nil
+}
+
+// SMTP is the email channel: it sends messages through a pool of reused connections.
+type SMTP struct {
+	settings    SMTPSettings
+	from        *netmail.Address
+	replyTo     *netmail.Address
+	domain      string // of From, for Message-IDs
+	idleTimeout time.Duration
+	now         func() time.Time
+
+	// sem bounds concurrent sends to the pool size; free is a stack, so the
+	// most recently used (still open) connection is reused first and the
+	// others age out by IdleTimeout.
+	sem  chan struct{}
+	mu   sync.Mutex
+	free []*smtpConn
+	size int
+	done chan struct{}
+	once sync.Once
+}
+
+var _ Channel = (*SMTP)(nil)
+
+// smtpConn is one pool slot: a go-mail client (which serialises its sends)
+// and, once dialled, its connection.
+type smtpConn struct {
+	client   *mail.Client
+	conn     *mailsmtp.Client // nil until dialled, and after an error
+	raw      net.Conn         // the socket under conn, closed to abort a send on cancellation
+	lastUsed time.Time
+}
+
+// NewEmail returns an email channel for cfg. It does not connect: each pooled
+// connection is dialled on first use.
+func NewEmail(cfg EmailConfig) (*SMTP, error) {
+	settings, err := ParseSMTPURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.From == "" {
+		return nil, errors.New("email: SMTP_FROM is required")
+	}
+	from, err := netmail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("email: SMTP_FROM %q is not a valid address: %w", cfg.From, err)
+	}
+	e := &SMTP{
+		settings:    settings,
+		from:        from,
+		domain:      from.Address[strings.LastIndexByte(from.Address, '@')+1:],
+		idleTimeout: cfg.IdleTimeout,
+		now:         time.Now,
+		size:        cfg.Connections,
+		done:        make(chan struct{}),
+	}
+	if cfg.ReplyTo != "" {
+		if e.replyTo, err = netmail.ParseAddress(cfg.ReplyTo); err != nil {
+			return nil, fmt.Errorf("email: SMTP_REPLY_TO %q is not a valid address: %w", cfg.ReplyTo, err)
+		}
+	}
+	if e.size <= 0 {
+		e.size = 4
+	}
+	if e.idleTimeout <= 0 {
+		e.idleTimeout = 30 * time.Second
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.TLSConfig != nil {
+		tlsConfig = cfg.TLSConfig.Clone()
+	}
+	if tlsConfig.ServerName == "" {
+		tlsConfig.ServerName = settings.Host
+	}
+
+	e.sem = make(chan struct{}, e.size)
+	for range e.size {
+		s := &smtpConn{}
+		opts := []mail.Option{
+			mail.WithPort(settings.Port),
+			mail.WithTLSConfig(tlsConfig),
+			mail.WithoutNoop(),
+			mail.WithDialContextFunc(s.dialer(settings, tlsConfig)),
+		}
+		switch settings.Security {
+		case SMTPImplicitTLS:
+			opts = append(opts, mail.WithSSL())
+		case SMTPNoTLS:
+			opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+		default:
+			opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+		}
+		if settings.Username != "" {
+			plain, login := mail.SMTPAuthPlain, mail.SMTPAuthLogin
+			if settings.Security == SMTPNoTLS {
+				// The operator chose clear text explicitly; go-mail refuses
+				// PLAIN/LOGIN without TLS unless told so.
+				plain, login = mail.SMTPAuthPlainNoEnc, mail.SMTPAuthLoginNoEnc
+			}
+			opts = append(opts,
+				mail.WithOpportunisticSMTPAuth(plain, login),
+				mail.WithUsername(settings.Username),
+				mail.WithPassword(settings.Password))
+		}
+		c, err := mail.NewClient(settings.Host, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("email: SMTP client: %w", err)
+		}
+		s.client = c
+		e.free = append(e.free, s)
+	}
+	return e, nil
+}
+
+// dialer returns the dial function of one slot. It records the socket so that
+// a cancelled context can abort a send, and does the TLS handshake itself for
+// smtps:// (go-mail only does it when no dial function is set).
+func (s *smtpConn) dialer(settings SMTPSettings, tlsConfig *tls.Config) mail.DialContextFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		raw, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		s.raw = raw
+		if settings.Security != SMTPImplicitTLS {
+			return raw, nil
+		}
+		tc := tls.Client(raw, tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+}
+
+// Send delivers msg to the SMTP server. Acceptance by the server is the final
+// evidence the email channel has, so the receipt says Delivered.
+func (e *SMTP) Send(ctx context.Context, msg Message) (Receipt, error) {
+	m, id, err := e.build(msg)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Receipt{}, &Error{Class: Transient, Msg: "email not sent", Err: err}
+	}
+
+	select {
+	case <-e.done:
+		return Receipt{}, &Error{Class: Transient, Msg: "email channel closed"}
+	default:
+	}
+	select {
+	case e.sem <- struct{}{}:
+	case <-e.done:
+		return Receipt{}, &Error{Class: Transient, Msg: "email channel closed"}
+	case <-ctx.Done():
+		return Receipt{}, &Error{Class: Transient, Msg: "email not sent: waiting for an SMTP connection", Err: ctx.Err()}
+	}
+	s := e.pop()
+	defer e.push(s)
+
+	if s.conn != nil && e.now().Sub(s.lastUsed) > e.idleTimeout {
+		s.hangUp()
+	}
+	if s.conn == nil {
+		c, err := s.client.DialToSMTPClientWithContext(ctx)
+		if err != nil {
+			if s.raw != nil {
+				s.raw.Close()
+				s.raw = nil
+			}
+			return Receipt{}, e.dialError(ctx, err)
+		}
+		s.conn = c
+	}
+
+	raw := s.raw
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	err = s.client.SendWithSMTPClient(s.conn, m)
+	s.lastUsed = e.now()
+	if !stop() {
+		s.hangUp()
+		return Receipt{}, &Error{Class: Transient, Msg: "email send aborted", Err: ctx.Err()}
+	}
+	if err != nil {
+		// Whatever happened, the next message gets a fresh connection.
+		s.hangUp()
+		return Receipt{}, classifySMTP(err, msg.To)
+	}
+	return Receipt{Provider: "smtp", MessageID: "<" + id + ">", Delivered: true, Evidence: "smtp_accepted"}, nil
+}
+
+// build turns msg into a go-mail message and its Message-ID (without <>).
+func (e *SMTP) build(msg Message) (*mail.Msg, string, error) {
+	if msg.To == "" {
+		return nil, "", PermanentError("invalid_message", "email has no recipient address")
+	}
+	if msg.Text == "" {
+		// Accessibility: every email carries a plain-text part.
+		return nil, "", PermanentError("invalid_message", "email for delivery %d has no plain-text part", msg.DeliveryID)
+	}
+	m := mail.NewMsg(mail.WithCharset(mail.CharsetUTF8), mail.WithEncoding(mail.EncodingQP))
+	if err := m.FromFormat(e.from.Name, e.from.Address); err != nil {
+		return nil, "", PermanentError("invalid_message", "from address: %v", err)
+	}
+	if e.replyTo != nil {
+		if err := m.ReplyToFormat(e.replyTo.Name, e.replyTo.Address); err != nil {
+			return nil, "", PermanentError("invalid_message", "reply-to address: %v", err)
+		}
+	}
+	if err := m.AddToFormat(msg.ToName, msg.To); err != nil {
+		// The error names the address: keep it out of the message.
+		ce := PermanentError("invalid_address", "recipient address of delivery %d is not valid", msg.DeliveryID)
+		ce.AddressRejected = true
+		return nil, "", ce
+	}
+	id := fmt.Sprintf("n%d.d%d@%s", msg.NoticeID, msg.DeliveryID, e.domain)
+	m.SetMessageIDWithValue(id)
+	m.SetDate()
+	m.Subject(msg.Subject)
+	m.SetGenHeader(mail.HeaderContentLang, "fr")
+	if msg.UnsubscribeURL != "" {
+		if err := m.SetListUnsubscribeOneClick(msg.UnsubscribeURL); err != nil {
+			return nil, "", PermanentError("invalid_message", "unsubscribe URL of delivery %d must be an https URL", msg.DeliveryID)
+		}
+	}
+	m.SetBodyString(mail.TypeTextPlain, msg.Text)
+	if msg.HTML != "" {
+		m.AddAlternativeString(mail.TypeTextHTML, msg.HTML)
+	}
+	return m, id, nil
+}
+
+func (e *SMTP) pop() *smtpConn {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.free[len(e.free)-1]
+	e.free = e.free[:len(e.free)-1]
+	return s
+}
+
+func (e *SMTP) push(s *smtpConn) {
+	e.mu.Lock()
+	e.free = append(e.free, s)
+	e.mu.Unlock()
+	<-e.sem
+}
+
+// hangUp ends the slot's connection, politely if it still works.
+func (s *smtpConn) hangUp() {
+	if s.conn != nil {
+		_ = s.client.CloseWithSMTPClient(s.conn)
+	}
+	if s.raw != nil {
+		_ = s.raw.Close()
+	}
+	s.conn, s.raw = nil, nil
+}
+
+// dialError classifies a failure to connect, greet, STARTTLS or authenticate.
+// These concern our relay, not the message: they are transient, so the
+// message waits for the relay (or its configuration) to be fixed instead of
+// falling back to another channel.
+func (e *SMTP) dialError(ctx context.Context, err error) error {
+	addr := net.JoinHostPort(e.settings.Host, strconv.Itoa(e.settings.Port))
+	if ctx.Err() != nil {
+		return &Error{Class: Transient, Msg: "email not sent: connecting to " + addr, Err: ctx.Err()}
+	}
+	text := err.Error()
+	switch {
+	case strings.Contains(text, "does not support STARTTLS"):
+		return &Error{Class: Transient, Code: "starttls_required",
+			Msg: "SMTP server " + addr + " does not offer STARTTLS, which smtp:// requires (use smtps:// or, for a local relay only, ?tls=none)"}
+	case strings.Contains(text, "AUTH"):
+		return &Error{Class: Transient, Code: "auth_failed", Msg: "SMTP authentication with " + addr + " failed", Err: err}
+	}
+	return &Error{Class: Transient, Code: "connect", Msg: "connect to SMTP server " + addr, Err: err}
+}
+
+// classifySMTP maps a go-mail send error to a channel *Error: 4xx transient,
+// 5xx permanent, 550/551/553 on RCPT TO also AddressRejected, anything
+// without a reply code (network) transient. The recipient address is
+// redacted from the text, which ends up in logs.
+func classifySMTP(err error, rcpt string) *Error {
+	redacted := &redactedError{text: redact(err.Error(), rcpt), err: err}
+	var se *mail.SendError
+	if !errors.As(err, &se) {
+		return &Error{Class: Transient, Msg: "SMTP send failed", Err: redacted}
+	}
+	code := se.ErrorCode()
+	ce := &Error{Class: Transient, Msg: se.Reason.String(), Err: redacted}
+	if code != 0 {
+		ce.Code = strconv.Itoa(code)
+	}
+	if esc := se.EnhancedStatusCode(); esc != "" {
+		ce.Msg += " (" + esc + ")"
+	}
+	switch {
+	case code >= 500 && code < 600:
+		ce.Class = Permanent
+		if se.Reason == mail.ErrSMTPRcptTo && (code == 550 || code == 551 || code == 553) {
+			ce.AddressRejected = true
+		}
+	case code >= 400 && code < 500:
+		ce.Class = Transient
+	}
+	return ce
+}
+
+type redactedError struct {
+	text string
+	err  error
+}
+
+func (r *redactedError) Error() string { return r.text }
+func (r *redactedError) Unwrap() error { return r.err }
+
+func redact(text, addr string) string {
+	if addr == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, addr, "<recipient>")
+}
+
+// Close waits for sends in progress and closes every connection. Sends after
+// Close fail with a transient error.
+func (e *SMTP) Close() error {
+	e.once.Do(func() {
+		close(e.done)
+		for range e.size {
+			e.sem <- struct{}{} // wait for sends in progress
+		}
+		for _, s := range e.free {
+			s.hangUp()
+		}
+	})
+	return nil
+}
