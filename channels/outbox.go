@@ -1,0 +1,139 @@
+package channels
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/wneessen/go-mail"
+)
+
+// Outbox is the development channel: instead of leaving the building, each
+// message becomes a file a person can open. Email is written as an RFC 5322
+// .eml file, SMS as JSON, letters as plain text.
+type Outbox struct {
+	Dir  string
+	From string // email From address
+}
+
+var _ Channel = (*Outbox)(nil)
+
+// NewOutbox returns an outbox writing under dir (created if needed).
+func NewOutbox(dir, from string) (*Outbox, error) {
+	for _, sub := range []Name{Email, SMS, Letter} {
+		if err := os.MkdirAll(filepath.Join(dir, string(sub)), 0o755); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+	}
+	if from == "" {
+		from = "Caf <ne-pas-repondre@caf.example.fr>"
+	}
+	return &Outbox{Dir: dir, From: from}, nil
+}
+
+// Send writes msg to a file named after its notice and delivery.
+func (o *Outbox) Send(ctx context.Context, msg Message) (Receipt, error) {
+	if err := ctx.Err(); err != nil {
+		return Receipt{}, &Error{Class: Transient, Err: err}
+	}
+	base := fmt.Sprintf("n%d-d%d", msg.NoticeID, msg.DeliveryID)
+	var path string
+	var err error
+	switch msg.Channel {
+	case Email:
+		path = filepath.Join(o.Dir, string(Email), base+".eml")
+		err = o.writeEmail(path, msg)
+	case SMS:
+		path = filepath.Join(o.Dir, string(SMS), base+".json")
+		var b []byte
+		b, err = json.MarshalIndent(map[string]any{
+			"to": msg.To, "body": msg.Text, "notice_id": msg.NoticeID, "delivery_id": msg.DeliveryID,
+			"kind": msg.Kind, "written_at": time.Now().UTC().Format(time.RFC3339),
+		}, "", "  ")
+		if err == nil {
+			err = writeFileAtomic(path, append(b, '\n'))
+		}
+	case Letter:
+		path = filepath.Join(o.Dir, string(Letter), base+".txt")
+		err = writeFileAtomic(path, []byte(msg.To+"\n\n"+msg.Text+"\n"))
+	default:
+		return Receipt{}, PermanentError("", "outbox: unknown channel %q", msg.Channel)
+	}
+	if err != nil {
+		return Receipt{}, &Error{Class: Transient, Msg: "outbox write failed", Err: err}
+	}
+	return Receipt{Provider: "outbox", MessageID: filepath.Base(path), Delivered: true, Evidence: "outbox_file"}, nil
+}
+
+func (o *Outbox) writeEmail(path string, msg Message) error {
+	m, err := BuildEmail(o.From, "", msg)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := m.WriteToFile(tmp); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// BuildEmail builds the MIME message for msg: multipart/alternative with a
+// plain-text and an HTML part, Content-Language fr, a Message-ID derived from
+// the notice and delivery ids, and the RFC 8058 one-click unsubscribe headers
+// when msg carries an unsubscribe URL.
+func BuildEmail(from, replyTo string, msg Message) (*mail.Msg, error) {
+	m := mail.NewMsg(mail.WithEncoding(mail.EncodingQP), mail.WithCharset(mail.CharsetUTF8))
+	if err := m.From(from); err != nil {
+		return nil, PermanentError("", "from address: %v", err)
+	}
+	if replyTo != "" {
+		if err := m.ReplyTo(replyTo); err != nil {
+			return nil, PermanentError("", "reply-to address: %v", err)
+		}
+	}
+	if err := m.AddToFormat(msg.ToName, msg.To); err != nil {
+		return nil, &Error{Class: Permanent, Msg: "invalid recipient address", AddressRejected: true, Err: err}
+	}
+	m.Subject(msg.Subject)
+	m.SetMessageIDWithValue(fmt.Sprintf("n%d.d%d@%s", msg.NoticeID, msg.DeliveryID, domainOf(m)))
+	m.SetDate()
+	m.SetGenHeader(mail.HeaderContentLang, "fr")
+	if msg.UnsubscribeURL != "" {
+		if err := m.SetListUnsubscribeOneClick(msg.UnsubscribeURL); err != nil {
+			return nil, PermanentError("", "unsubscribe URL: %v", err)
+		}
+	}
+	m.SetBodyString(mail.TypeTextPlain, msg.Text)
+	if msg.HTML != "" {
+		m.AddAlternativeString(mail.TypeTextHTML, msg.HTML)
+	}
+	return m, nil
+}
+
+func domainOf(m *mail.Msg) string {
+	from := m.GetFromString()
+	if len(from) > 0 {
+		s := from[0]
+		for i := len(s) - 1; i >= 0; i-- {
+			if s[i] == '@' {
+				d := s[i+1:]
+				if n := len(d); n > 0 && d[n-1] == '>' {
+					d = d[:n-1]
+				}
+				return d
+			}
+		}
+	}
+	return "courrier.local"
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

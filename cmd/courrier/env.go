@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/courrier-dev/courrier/internal/pglocal"
+	"github.com/courrier-dev/courrier/migrations"
+)
+
+const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private server started from the
+                        machine's PostgreSQL binaries (the embedded default)
+  COURRIER_DATA_DIR     data directory of the embedded server
+                        (default ~/.local/share/courrier/postgres; as root /var/lib/courrier/postgres)
+  COURRIER_OUTBOX       directory of the outbox channel (default ./outbox)
+  COURRIER_LOG_FORMAT   text or json (default text on a terminal, json otherwise)
+  COURRIER_LOG_LEVEL    debug, info, warn, error (default info)
+  COURRIER_HTTP_ADDR    address of the HTTP server (default 127.0.0.1:8080)
+  COURRIER_PUBLIC_URL   public base URL (unsubscribe links, Twilio callbacks)
+  COURRIER_ROUTES       per-kind channel routes, e.g. "reminder_generic=sms,email;no_rights=letter"
+  COURRIER_WORKERS      River workers in this process (default 100)
+  COURRIER_FETCH_COOLDOWN  River fetch cooldown (default 20ms)
+  SMTP_URL              smtp://user:pass@host:587 (STARTTLS), smtps://…:465; unset: outbox
+  SMTP_FROM, SMTP_REPLY_TO, SMTP_CONNECTIONS
+  TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM
+                        Twilio SMS; unset: outbox
+`
+
+// Env is what a command gets from its surroundings; tests supply their own.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// Pool, when set, is used instead of opening a database (tests).
+	Pool *pgxpool.Pool
+	// Logger, when set, replaces the one built from the environment.
+	Logger *slog.Logger
+}
+
+func (e *Env) get(key, def string) string {
+	if v := e.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *Env) duration(key string, def time.Duration) (time.Duration, error) {
+	v := e.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a duration (e.g. 20ms, 3s): %w", key, v, err)
+	}
+	return d, nil
+}
+
+func (e *Env) int(key string, def int) (int, error) {
+	v := e.Getenv(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s: %q is not a non-negative whole number", key, v)
+	}
+	return n, nil
+}
+
+func (e *Env) logger() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	level := slog.LevelInfo
+	switch strings.ToLower(e.Getenv("COURRIER_LOG_LEVEL")) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	format := e.Getenv("COURRIER_LOG_FORMAT")
+	if format == "" {
+		format = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			format = "text"
+		}
+	}
+	if format == "json" {
+		e.Logger = slog.New(slog.NewJSONHandler(e.Stderr, opts))
+	} else {
+		e.Logger = slog.New(slog.NewTextHandler(e.Stderr, opts))
+	}
+	return e.Logger
+}
+
+// newFlagSet returns a flag set whose --help prints summary, flags and the
+// environment variables.
+func (e *Env) newFlagSet(name, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.Stderr, "Usage: courrier %s\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+		fmt.Fprint(e.Stderr, "\nEnvironment:\n"+envHelp)
+	}
+	return fs
+}
+
+// openDB connects to DATABASE_URL, or starts the embedded server and opens
+// its "courrier" database. migrate applies migrations first.
+func (e *Env) openDB(ctx context.Context, migrate bool) (pool *pgxpool.Pool, closeFn func(), err error) {
+	if e.Pool != nil {
+		if migrate {
+			if _, err := migrations.Migrate(ctx, e.Pool); err != nil {
+				return nil, nil, err
+			}
+		}
+		return e.Pool, func() {}, nil
+	}
+	logger := e.logger()
+	url := e.Getenv("DATABASE_URL")
+	var srv *pglocal.Server
+	if url == "" {
+		dataDir := e.get("COURRIER_DATA_DIR", pglocal.DefaultDataDir())
+		srv, err = pglocal.Start(ctx, &pglocal.Options{DataDir: dataDir, Logger: logger})
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		if err := ensureDatabase(ctx, srv.URL("postgres"), "courrier"); err != nil {
+			_ = srv.Stop()
+			return nil, nil, err
+		}
+		url = srv.URL("courrier")
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		_ = srv.Stop()
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if cfg.MaxConns < 40 {
+		cfg.MaxConns = 40
+	}
+	pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err == nil {
+		err = pool.Ping(ctx)
+	}
+	if err != nil {
+		_ = srv.Stop()
+		return nil, nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	closeFn = func() {
+		pool.Close()
+		if srv != nil {
+			if err := srv.Stop(); err != nil {
+				logger.Warn("stop embedded PostgreSQL", "error", err)
+			}
+		}
+	}
+	if migrate {
+		res, err := migrations.Migrate(ctx, pool)
+		if err != nil {
+			closeFn()
+			return nil, nil, err
+		}
+		for _, m := range res.Applied {
+			logger.Info("migration applied", "version", m.Version, "name", m.Name)
+		}
+	}
+	return pool, closeFn, nil
+}
+
+func ensureDatabase(ctx context.Context, adminURL, name string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	return err
+}
+
+func (e *Env) outboxDir() string {
+	dir := e.get("COURRIER_OUTBOX", "outbox")
+	if abs, err := filepath.Abs(dir); err == nil {
+		return abs
+	}
+	return dir
+}

@@ -1,0 +1,89 @@
+// Command courrier is the multichannel notification engine of a Caf: one
+// binary that serves the API and the workers, migrates the database, runs
+// the demo and the benchmark, and answers auditors.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *Env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "run the HTTP API, the workers and the periodic jobs", runServe},
+		{"migrate", "apply database migrations (or list them: migrate status)", runMigrate},
+		{"demo", "run an end-to-end demonstration on the embedded database and the outbox", runDemo},
+		{"version", "print the version", func(ctx context.Context, env *Env, args []string) error {
+			fmt.Fprintln(env.Stdout, "courrier", version)
+			return nil
+		}},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `courrier sends the notices a Caf promises its beneficiaries, by email, SMS
+and letter, and keeps a ledger that proves every promise was kept.
+
+Usage:
+  courrier <command> [flags]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run "courrier <command> --help" for a command's flags.
+
+Environment:
+`+envHelp)
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	if err := Main(ctx, env, os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "courrier:", err)
+		}
+		stop()
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		os.Exit(1)
+	}
+}
+
+// Main runs the command named by args[0].
+func Main(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(env.Stdout)
+		if len(args) == 0 {
+			return errors.New("a command is required")
+		}
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, env, args[1:])
+		}
+	}
+	usage(env.Stderr)
+	return fmt.Errorf("unknown command %q", args[0])
+}

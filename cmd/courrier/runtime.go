@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/courrier-dev/courrier/channels"
+	"github.com/courrier-dev/courrier/jobs"
+	"github.com/courrier-dev/courrier/templates"
+)
+
+// runtime holds what serve, demo and bench share: templates, channels and
+// the delivery dependencies.
+type runtime struct {
+	deps    *jobs.Deps
+	outbox  *channels.Outbox
+	closers []func() error
+	// describe says, per channel, where messages go (for logs and summaries).
+	describe map[channels.Name]string
+}
+
+func (r *runtime) Close() {
+	for _, c := range r.closers {
+		_ = c()
+	}
+}
+
+type runtimeOpts struct {
+	// forceOutbox sends every channel to the outbox whatever the environment says.
+	forceOutbox bool
+	// noQuietHours lifts SMS quiet hours (demo and bench only).
+	noQuietHours bool
+}
+
+func (e *Env) newRuntime(pool *pgxpool.Pool, logger *slog.Logger, opts runtimeOpts) (*runtime, error) {
+	tpl, err := templates.Load(&templates.Options{OverrideDir: e.Getenv("COURRIER_TEMPLATES_DIR")})
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	routes, err := channels.ParseRoutes(e.Getenv("COURRIER_ROUTES"))
+	if err != nil {
+		return nil, fmt.Errorf("COURRIER_ROUTES: %w", err)
+	}
+	outbox, err := channels.NewOutbox(e.outboxDir(), e.get("SMTP_FROM", ""))
+	if err != nil {
+		return nil, err
+	}
+	rt := &runtime{outbox: outbox, describe: map[channels.Name]string{}}
+	chans := map[channels.Name]channels.Channel{}
+	for _, n := range []channels.Name{channels.Email, channels.SMS, channels.Letter} {
+		chans[n] = outbox
+		rt.describe[n] = "outbox " + outbox.Dir
+	}
+	if !opts.forceOutbox {
+		if err := e.providerChannels(chans, rt); err != nil {
+			rt.Close()
+			return nil, err
+		}
+	}
+	rt.deps = &jobs.Deps{
+		Pool:      pool,
+		Templates: tpl,
+		Channels:  chans,
+		Outbox:    outbox,
+		Routes:    routes,
+		Logger:    logger,
+	}
+	if !opts.noQuietHours {
+		rt.deps.Quiet = channels.DefaultQuietHours()
+	}
+	return rt, nil
+}

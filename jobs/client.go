@@ -1,0 +1,84 @@
+package jobs
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+)
+
+// ClientConfig tunes the River client. Zero values take the defaults.
+type ClientConfig struct {
+	// MaxWorkers is the number of jobs worked at once in this process.
+	// Default 100.
+	MaxWorkers int
+	// FetchCooldown is the shortest time between two fetches of jobs.
+	// Default 20ms: River's 100ms default caps a process near 1,000 jobs/s.
+	FetchCooldown time.Duration
+	// FetchPollInterval is how often to poll when no notification arrives.
+	// Default 1s.
+	FetchPollInterval time.Duration
+	// PeriodicJobs are inserted by the leader only.
+	PeriodicJobs []*river.PeriodicJob
+	Logger       *slog.Logger
+	// ID names this client (defaults to River's generated id).
+	ID string
+}
+
+// NewClient returns a River client that works courrier's jobs. Its queues
+// start when Start is called; an insert-only client is NewInsertClient.
+func NewClient(pool *pgxpool.Pool, deps *Deps, cfg ClientConfig) (*river.Client[pgx.Tx], error) {
+	if cfg.MaxWorkers == 0 {
+		cfg.MaxWorkers = 100
+	}
+	if cfg.FetchCooldown == 0 {
+		cfg.FetchCooldown = 20 * time.Millisecond
+	}
+	if cfg.FetchPollInterval == 0 {
+		cfg.FetchPollInterval = time.Second
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	workers := river.NewWorkers()
+	if err := AddWorkers(workers, deps); err != nil {
+		return nil, err
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		ID:                cfg.ID,
+		Logger:            logger,
+		FetchCooldown:     cfg.FetchCooldown,
+		FetchPollInterval: cfg.FetchPollInterval,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers},
+		},
+		Workers:      workers,
+		PeriodicJobs: cfg.PeriodicJobs,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return client, nil
+}
+
+// NewInsertClient returns a River client that only inserts jobs (for the
+// API and CLI commands that enqueue without working).
+func NewInsertClient(pool *pgxpool.Pool, logger *slog.Logger) (*river.Client[pgx.Tx], error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: logger})
+}
+
+// AddWorkers registers every courrier worker.
+func AddWorkers(workers *river.Workers, deps *Deps) error {
+	if err := river.AddWorkerSafely(workers, &DeliverWorker{Deps: deps}); err != nil {
+		return err
+	}
+	return river.AddWorkerSafely(workers, &DeliverBatchWorker{Deps: deps})
+}

@@ -1,0 +1,238 @@
+// Package ledger records every delivery attempt of every notice and the
+// status events that follow it. Events are only ever appended: the ledger is
+// the evidence from which compliance reports prove that a promise was kept.
+package ledger
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// DBTX is what ledger functions need from a pool, a connection or a transaction.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Delivery states.
+const (
+	StatePending     = "pending"
+	StateSending     = "sending"
+	StateSent        = "sent"
+	StateDelivered   = "delivered"
+	StateUndelivered = "undelivered"
+	StateBounced     = "bounced"
+	StateFailed      = "failed"
+	StateUnknown     = "unknown"
+)
+
+// FailedStates are final states in which the channel did not deliver.
+var FailedStates = []string{StateUndelivered, StateBounced, StateFailed}
+
+// Content is the rendered message of a delivery, kept until the retention
+// period ends; its hash is kept for ever.
+type Content struct {
+	Subject string `json:"subject,omitempty"`
+	Text    string `json:"text,omitempty"`
+	HTML    string `json:"html,omitempty"`
+}
+
+// Hash is the hex SHA-256 of the content's canonical JSON encoding.
+func (c Content) Hash() string {
+	b, _ := json.Marshal(c)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Delivery is one channel's attempt(s) at delivering one notice.
+type Delivery struct {
+	ID                int64      `json:"id"`
+	NoticeID          int64      `json:"notice_id"`
+	Channel           string     `json:"channel"`
+	Provider          string     `json:"provider"`
+	Address           string     `json:"address"`
+	TemplateVersion   string     `json:"template_version"`
+	ContentHash       string     `json:"content_hash"`
+	ProviderMessageID string     `json:"provider_message_id,omitempty"`
+	State             string     `json:"state"`
+	Attempt           int        `json:"attempt"`
+	ErrorCode         string     `json:"error_code,omitempty"`
+	Error             string     `json:"error,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	SendingAt         *time.Time `json:"sending_at,omitempty"`
+	SentAt            *time.Time `json:"sent_at,omitempty"`
+	FinalAt           *time.Time `json:"final_at,omitempty"`
+}
+
+// Event is one status change in the ledger.
+type Event struct {
+	ID             int64     `json:"id"`
+	DeliveryID     int64     `json:"delivery_id"`
+	NoticeID       int64     `json:"notice_id"`
+	Event          string    `json:"event"`
+	ProviderStatus string    `json:"provider_status,omitempty"`
+	ErrorCode      string    `json:"error_code,omitempty"`
+	Detail         string    `json:"detail,omitempty"`
+	OccurredAt     time.Time `json:"occurred_at"`
+	RecordedAt     time.Time `json:"recorded_at"`
+}
+
+// Attempt describes a send about to be made.
+type Attempt struct {
+	NoticeID        int64
+	Channel         string
+	Provider        string
+	Address         string
+	TemplateVersion string
+	Content         Content
+	At              time.Time
+}
+
+// StartAttempt creates or reuses the notice's delivery row for the channel,
+// marks it sending, and appends a "sending" event. It returns the delivery id
+// and the attempt number.
+func StartAttempt(ctx context.Context, tx DBTX, a Attempt) (id int64, attempt int, err error) {
+	content, err := json.Marshal(a.Content)
+	if err != nil {
+		return 0, 0, err
+	}
+	err = tx.QueryRow(ctx, `
+		INSERT INTO deliveries (notice_id, channel, provider, address, template_version, content, content_hash,
+		                        state, attempt, sending_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', 1, $8, $8, $8)
+		ON CONFLICT (notice_id, channel) DO UPDATE
+		SET provider = EXCLUDED.provider, address = EXCLUDED.address,
+		    template_version = EXCLUDED.template_version, content = EXCLUDED.content,
+		    content_hash = EXCLUDED.content_hash, state = 'sending',
+		    attempt = deliveries.attempt + 1, sending_at = EXCLUDED.sending_at, updated_at = EXCLUDED.updated_at
+		RETURNING id, attempt`,
+		a.NoticeID, a.Channel, a.Provider, a.Address, a.TemplateVersion, content, a.Content.Hash(), a.At,
+	).Scan(&id, &attempt)
+	if err != nil {
+		return 0, 0, fmt.Errorf("start attempt for notice %d on %s: %w", a.NoticeID, a.Channel, err)
+	}
+	err = AppendEvent(ctx, tx, Event{DeliveryID: id, NoticeID: a.NoticeID, Event: StateSending,
+		Detail: fmt.Sprintf("attempt %d via %s", attempt, a.Provider), OccurredAt: a.At})
+	return id, attempt, err
+}
+
+// AppendEvent appends one event to the ledger.
+func AppendEvent(ctx context.Context, db DBTX, e Event) error {
+	if e.OccurredAt.IsZero() {
+		e.OccurredAt = time.Now()
+	}
+	_, err := db.Exec(ctx, `
+		INSERT INTO delivery_events (delivery_id, notice_id, event, provider_status, error_code, detail, occurred_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		e.DeliveryID, e.NoticeID, e.Event, e.ProviderStatus, e.ErrorCode, e.Detail, e.OccurredAt)
+	if err != nil {
+		return fmt.Errorf("append %s event for delivery %d: %w", e.Event, e.DeliveryID, err)
+	}
+	return nil
+}
+
+// Accepted records that the provider accepted the message. When delivered is
+// true, acceptance is the channel's final evidence (named by evidence) and the
+// delivery becomes delivered; otherwise it becomes sent and waits for a
+// receipt. A receipt that arrived first (a higher state) is never overwritten.
+func Accepted(ctx context.Context, tx DBTX, deliveryID, noticeID int64, messageID string, delivered bool, evidence string, at time.Time) (state string, err error) {
+	target := StateSent
+	if delivered {
+		target = StateDelivered
+	}
+	err = tx.QueryRow(ctx, `
+		UPDATE deliveries
+		SET provider_message_id = coalesce(provider_message_id, nullif($2, '')),
+		    sent_at = coalesce(sent_at, $4),
+		    state = CASE WHEN state IN ('pending', 'sending') OR (state = 'sent' AND $3 = 'delivered') THEN $3 ELSE state END,
+		    final_at = CASE WHEN $3 = 'delivered' THEN coalesce(final_at, $4) ELSE final_at END,
+		    error_code = '', error = '', updated_at = $4
+		WHERE id = $1
+		RETURNING state`, deliveryID, messageID, target, at).Scan(&state)
+	if err != nil {
+		return "", fmt.Errorf("record acceptance of delivery %d: %w", deliveryID, err)
+	}
+	if err := AppendEvent(ctx, tx, Event{DeliveryID: deliveryID, NoticeID: noticeID, Event: StateSent, Detail: "accepted by provider", OccurredAt: at}); err != nil {
+		return "", err
+	}
+	if delivered {
+		if err := AppendEvent(ctx, tx, Event{DeliveryID: deliveryID, NoticeID: noticeID, Event: StateDelivered, Detail: evidence, OccurredAt: at}); err != nil {
+			return "", err
+		}
+	}
+	return state, nil
+}
+
+// Failed records a failed attempt. A final failure (permanent, or retries
+// exhausted) moves the delivery to failed; otherwise it returns to pending
+// for a retry.
+func Failed(ctx context.Context, tx DBTX, deliveryID, noticeID int64, final bool, code, msg string, at time.Time) error {
+	state, event := StatePending, "retry"
+	if final {
+		state, event = StateFailed, StateFailed
+	}
+	_, err := tx.Exec(ctx, `
+		UPDATE deliveries SET state = $2, error_code = $3, error = $4, updated_at = $5,
+		       final_at = CASE WHEN $2 = 'failed' THEN $5 ELSE final_at END
+		WHERE id = $1 AND state IN ('pending', 'sending')`, deliveryID, state, code, msg, at)
+	if err != nil {
+		return fmt.Errorf("record failure of delivery %d: %w", deliveryID, err)
+	}
+	return AppendEvent(ctx, tx, Event{DeliveryID: deliveryID, NoticeID: noticeID, Event: event, ErrorCode: code, Detail: msg, OccurredAt: at})
+}
+
+const deliveryColumns = `id, notice_id, channel, provider, address, template_version, content_hash,
+	coalesce(provider_message_id, ''), state, attempt, error_code, error, created_at, sending_at, sent_at, final_at`
+
+func scanDelivery(row pgx.Row) (Delivery, error) {
+	var d Delivery
+	err := row.Scan(&d.ID, &d.NoticeID, &d.Channel, &d.Provider, &d.Address, &d.TemplateVersion, &d.ContentHash,
+		&d.ProviderMessageID, &d.State, &d.Attempt, &d.ErrorCode, &d.Error, &d.CreatedAt, &d.SendingAt, &d.SentAt, &d.FinalAt)
+	return d, err
+}
+
+// DeliveriesForNotice lists a notice's deliveries in creation order.
+func DeliveriesForNotice(ctx context.Context, db DBTX, noticeID int64) ([]Delivery, error) {
+	rows, err := db.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries WHERE notice_id = $1 ORDER BY id`, noticeID)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries of notice %d: %w", noticeID, err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// EventsForNotice lists a notice's ledger events in order.
+func EventsForNotice(ctx context.Context, db DBTX, noticeID int64) ([]Event, error) {
+	rows, err := db.Query(ctx, `
+		SELECT id, delivery_id, notice_id, event, provider_status, error_code, detail, occurred_at, recorded_at
+		FROM delivery_events WHERE notice_id = $1 ORDER BY id`, noticeID)
+	if err != nil {
+		return nil, fmt.Errorf("list events of notice %d: %w", noticeID, err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		var e Event
+		if err := rows.Scan(&e.ID, &e.DeliveryID, &e.NoticeID, &e.Event, &e.ProviderStatus, &e.ErrorCode, &e.Detail, &e.OccurredAt, &e.RecordedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,164 @@
+// Package recipients is the beneficiary registry: who they are, how to reach
+// them (normalised email, E.164 phone, postal address), and what they agreed
+// to receive on which channel.
+package recipients
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrNotFound is returned when a beneficiary does not exist.
+var ErrNotFound = errors.New("beneficiary not found")
+
+// Recipient is a beneficiary ("allocataire").
+type Recipient struct {
+	ID             int64     `json:"id"`
+	Ref            string    `json:"ref"` // beneficiary number
+	Civility       string    `json:"civility"`
+	GivenName      string    `json:"given_name"`
+	FamilyName     string    `json:"family_name"`
+	Email          string    `json:"email,omitempty"`
+	EmailStatus    string    `json:"email_status"`
+	Phone          string    `json:"phone,omitempty"` // E.164
+	PhoneType      string    `json:"phone_type"`
+	PhoneStatus    string    `json:"phone_status"`
+	AddressLine1   string    `json:"address_line1,omitempty"`
+	AddressLine2   string    `json:"address_line2,omitempty"`
+	PostalCode     string    `json:"postal_code,omitempty"`
+	City           string    `json:"city,omitempty"`
+	Country        string    `json:"country"`
+	Language       string    `json:"language"`
+	ConsentEmail   bool      `json:"consent_email"`
+	ConsentSMS     bool      `json:"consent_sms"`
+	ConsentLetter  bool      `json:"consent_letter"`
+	OutreachOptOut bool      `json:"outreach_opt_out"`
+	Benefits       []string  `json:"benefits"`
+	Active         bool      `json:"active"`
+	JoinedAt       time.Time `json:"joined_at"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+}
+
+// DisplayName is "Given Family".
+func (r *Recipient) DisplayName() string {
+	return strings.TrimSpace(r.GivenName + " " + r.FamilyName)
+}
+
+// HasPostalAddress reports whether a letter can be addressed.
+func (r *Recipient) HasPostalAddress() bool {
+	return r.AddressLine1 != "" && r.PostalCode != "" && r.City != ""
+}
+
+// PostalAddress is the address block of a letter.
+func (r *Recipient) PostalAddress() string {
+	lines := []string{strings.TrimSpace(r.Civility + " " + r.DisplayName()), r.AddressLine1}
+	if r.AddressLine2 != "" {
+		lines = append(lines, r.AddressLine2)
+	}
+	lines = append(lines, r.PostalCode+" "+strings.ToUpper(r.City))
+	if r.Country != "" && r.Country != "FR" {
+		lines = append(lines, r.Country)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// DBTX is what recipients functions need from a pool, a connection or a transaction.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Columns is the column list that Scan reads.
+const Columns = `id, ref, civility, given_name, family_name, coalesce(email, ''), email_status, coalesce(phone, ''),
+	phone_type, phone_status, address_line1, address_line2, postal_code, city, country, language,
+	consent_email, consent_sms, consent_letter, outreach_opt_out, benefits, active, joined_at, created_at, updated_at`
+
+// Scan reads a recipient from a row selected with Columns.
+func Scan(row pgx.Row) (*Recipient, error) {
+	var r Recipient
+	err := row.Scan(&r.ID, &r.Ref, &r.Civility, &r.GivenName, &r.FamilyName, &r.Email, &r.EmailStatus, &r.Phone,
+		&r.PhoneType, &r.PhoneStatus, &r.AddressLine1, &r.AddressLine2, &r.PostalCode, &r.City, &r.Country, &r.Language,
+		&r.ConsentEmail, &r.ConsentSMS, &r.ConsentLetter, &r.OutreachOptOut, &r.Benefits, &r.Active, &r.JoinedAt,
+		&r.CreatedAt, &r.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Get loads a beneficiary by id.
+func Get(ctx context.Context, db DBTX, id int64) (*Recipient, error) {
+	r, err := Scan(db.QueryRow(ctx, `SELECT `+Columns+` FROM recipients WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: id %d", ErrNotFound, id)
+	}
+	return r, err
+}
+
+// GetByRef loads a beneficiary by beneficiary number.
+func GetByRef(ctx context.Context, db DBTX, ref string) (*Recipient, error) {
+	r, err := Scan(db.QueryRow(ctx, `SELECT `+Columns+` FROM recipients WHERE ref = $1`, ref))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	}
+	return r, err
+}
+
+// Upsert inserts or updates a beneficiary by its beneficiary number and
+// returns its id and whether it was inserted. Contacts must already be
+// normalised (see NormalizePhone and NormalizeEmail). A changed email or
+// phone number is considered deliverable again.
+func Upsert(ctx context.Context, db DBTX, r *Recipient) (id int64, inserted bool, err error) {
+	if r.Ref == "" {
+		return 0, false, errors.New("ref: beneficiary number is required")
+	}
+	if r.Country == "" {
+		r.Country = "FR"
+	}
+	if r.Language == "" {
+		r.Language = "fr"
+	}
+	if r.PhoneType == "" {
+		r.PhoneType = "mobile"
+	}
+	if r.Benefits == nil {
+		r.Benefits = []string{}
+	}
+	joined := r.JoinedAt
+	if joined.IsZero() {
+		joined = time.Now()
+	}
+	err = db.QueryRow(ctx, `
+		INSERT INTO recipients (ref, civility, given_name, family_name, email, phone, phone_type, address_line1,
+		    address_line2, postal_code, city, country, language, consent_email, consent_sms, consent_letter,
+		    outreach_opt_out, benefits, active, joined_at)
+		VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+		ON CONFLICT (ref) DO UPDATE SET
+		    civility = EXCLUDED.civility, given_name = EXCLUDED.given_name, family_name = EXCLUDED.family_name,
+		    email_status = CASE WHEN recipients.email IS DISTINCT FROM EXCLUDED.email THEN 'ok' ELSE recipients.email_status END,
+		    phone_status = CASE WHEN recipients.phone IS DISTINCT FROM EXCLUDED.phone THEN 'ok' ELSE recipients.phone_status END,
+		    email = EXCLUDED.email, phone = EXCLUDED.phone, phone_type = EXCLUDED.phone_type,
+		    address_line1 = EXCLUDED.address_line1, address_line2 = EXCLUDED.address_line2,
+		    postal_code = EXCLUDED.postal_code, city = EXCLUDED.city, country = EXCLUDED.country,
+		    language = EXCLUDED.language, consent_email = EXCLUDED.consent_email, consent_sms = EXCLUDED.consent_sms,
+		    consent_letter = EXCLUDED.consent_letter, outreach_opt_out = EXCLUDED.outreach_opt_out,
+		    benefits = EXCLUDED.benefits, active = EXCLUDED.active, updated_at = now()
+		RETURNING id, (xmax = 0)`,
+		r.Ref, r.Civility, r.GivenName, r.FamilyName, r.Email, r.Phone, r.PhoneType, r.AddressLine1, r.AddressLine2,
+		r.PostalCode, r.City, r.Country, r.Language, r.ConsentEmail, r.ConsentSMS, r.ConsentLetter, r.OutreachOptOut,
+		r.Benefits, r.Active, joined,
+	).Scan(&id, &inserted)
+	if err != nil {
+		return 0, false, fmt.Errorf("upsert beneficiary: %w", err)
+	}
+	r.ID = id
+	return id, inserted, nil
+}
