@@ -128,6 +128,7 @@ type compiled struct {
 	description  string
 	maxSegments  int
 	translit     bool
+	used         map[string]bool // declared fields the template uses
 	subject      *texttemplate.Template
 	html         *htmltemplate.Template
 	text         *texttemplate.Template
@@ -304,7 +305,7 @@ func compile(base, display string, h *header, sections map[string]section, parti
 	c := &compiled{
 		key: h.kind, channel: h.channel, file: display, base: base,
 		source: src, version: hashHex(src), fields: h.fields, description: h.description,
-		maxSegments: h.maxSegments, translit: h.transliterate,
+		maxSegments: h.maxSegments, translit: h.transliterate, used: map[string]bool{},
 	}
 	declared := map[string]bool{}
 	for _, fd := range h.fields {
@@ -323,7 +324,7 @@ func compile(base, display string, h *header, sections map[string]section, parti
 		if err != nil {
 			return nil, err
 		}
-		if err := checkTrees([]*parse.Tree{t.Tree}, declared, nil, false); err != nil {
+		if err := checkTrees([]*parse.Tree{t.Tree}, declared, nil, false, c.used); err != nil {
 			return nil, err
 		}
 		c.subject = t
@@ -358,7 +359,7 @@ func compile(base, display string, h *header, sections map[string]section, parti
 			trees = append(trees, t.Tree)
 		}
 	}
-	if err := checkTrees(trees, declared, textPartials, true); err != nil {
+	if err := checkTrees(trees, declared, textPartials, true, c.used); err != nil {
 		return nil, err
 	}
 
@@ -392,13 +393,18 @@ func compile(base, display string, h *header, sections map[string]section, parti
 				htrees = append(htrees, t.Tree)
 			}
 		}
-		if err := checkTrees(htrees, declared, htmlPartials, true); err != nil {
+		if err := checkTrees(htrees, declared, htmlPartials, true, c.used); err != nil {
 			return nil, err
 		}
 		// Escape now so that a context error is a load error, not a send error.
 		if err := ht.Lookup(c.htmlEntry).Execute(io.Discard, nil); err != nil {
 			var he *htmltemplate.Error
 			if errors.As(err, &he) {
+				if !strings.Contains(err.Error(), display) {
+					// The error surfaced in a partial (the layout), but the
+					// cause is this file's HTML section.
+					return nil, fileError(display, sec.line, "%v", err)
+				}
 				return nil, err
 			}
 		}
@@ -419,7 +425,7 @@ var rootFields = map[string]map[string]bool{
 // not exist. Trees parsed from partial files (in partials) may only use the
 // root fields. Where dot is not the root (inside range and with), fields are
 // relative to another value and only $-rooted ones are checked.
-func checkTrees(trees []*parse.Tree, declared, partials map[string]bool, resolveCalls bool) error {
+func checkTrees(trees []*parse.Tree, declared, partials map[string]bool, resolveCalls bool, used map[string]bool) error {
 	defined := map[string]bool{}
 	for _, t := range trees {
 		defined[t.Name] = true
@@ -429,7 +435,7 @@ func checkTrees(trees []*parse.Tree, declared, partials map[string]bool, resolve
 		if partials[t.ParseName] {
 			decl = nil
 		}
-		w := &walker{tree: t, declared: decl, defined: defined, resolveCalls: resolveCalls}
+		w := &walker{tree: t, declared: decl, defined: defined, resolveCalls: resolveCalls, used: used}
 		w.node(t.Root, true)
 		if w.err != nil {
 			return w.err
@@ -443,6 +449,7 @@ type walker struct {
 	declared     map[string]bool
 	defined      map[string]bool
 	resolveCalls bool
+	used         map[string]bool // declared fields seen, if not nil
 	err          error
 }
 
@@ -468,6 +475,9 @@ func (w *walker) idents(n parse.Node, ident []string) {
 	if !w.declared[head] {
 		w.fail(n, "field %q is not declared in the front matter", head)
 		return
+	}
+	if w.used != nil {
+		w.used[head] = true
 	}
 	if len(ident) > 1 {
 		w.fail(n, "field %q has no sub-field %q", head, ident[1])
