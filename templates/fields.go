@@ -47,7 +47,7 @@ type Field struct {
 	Name        string
 	Type        FieldType
 	Description string // the comment after the declaration, if any
-	line        int
+	Line        int    // line of the declaration in the template file
 }
 
 var paris = mustLocation("Europe/Paris")

@@ -82,7 +82,7 @@ func parseFile(file, src string) (*header, map[string]section, error) {
 				return nil, nil, fileError(file, ln, "field %q declared twice", name)
 			}
 			fieldSeen[name] = true
-			h.fields = append(h.fields, Field{Name: name, Type: ft, Description: strings.TrimSpace(comment), line: ln})
+			h.fields = append(h.fields, Field{Name: name, Type: ft, Description: strings.TrimSpace(comment), Line: ln})
 			continue
 		}
 		inFields = false

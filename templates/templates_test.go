@@ -299,7 +299,7 @@ fields:
 	require.True(t, set.Has("appointment_reminder", "sms"))
 	require.False(t, set.Has("appointment_reminder", "email"))
 	require.Contains(t, set.Keys(), "appointment_reminder")
-	require.Equal(t, []Field{{Name: "when", Type: TypeDate, Description: "date du rendez-vous", line: 6}}, set.Fields("appointment_reminder", "sms"))
+	require.Equal(t, []Field{{Name: "when", Type: TypeDate, Description: "date du rendez-vous", Line: 6}}, set.Fields("appointment_reminder", "sms"))
 	r, err = set.Render("appointment_reminder", "sms", Input{Data: map[string]any{"when": "2027-05-02"}})
 	require.NoError(t, err)
 	require.Equal(t, "Caf du Rhône : rendez-vous le 2 mai 2027.", r.Text)
@@ -372,9 +372,9 @@ func TestFieldsAndSampleData(t *testing.T) {
 	t.Parallel()
 	set := setup(t)
 	require.Equal(t, []Field{
-		{Name: "benefit", Type: TypeString, Description: "nom de la prestation, ex. « Prime d'activité »", line: 7},
-		{Name: "amount", Type: TypeMoney, Description: "montant mensuel", line: 8},
-		{Name: "effective_date", Type: TypeDate, Description: "date d'ouverture des droits", line: 9},
+		{Name: "benefit", Type: TypeString, Description: "nom de la prestation, ex. « Prime d'activité »", Line: 7},
+		{Name: "amount", Type: TypeMoney, Description: "montant mensuel", Line: 8},
+		{Name: "effective_date", Type: TypeDate, Description: "date d'ouverture des droits", Line: 9},
 	}, set.Fields(KindRightsOpened, "email"))
 	require.Nil(t, set.Fields("nope", "email"))
 	for _, key := range DefaultKinds() {
