@@ -108,17 +108,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, all []Migration) (*Result,
 	if err != nil {
 		return nil, fmt.Errorf("migrate: river migrator: %w", err)
 	}
-	tx, err := conn.Begin(ctx)
+	// Each River version runs in its own transaction: version 006 adds an
+	// enum value and uses it, which PostgreSQL refuses within one transaction.
+	rr, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
 	if err != nil {
-		return nil, err
-	}
-	rr, err := migrator.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
-	if err != nil {
-		_ = tx.Rollback(ctx)
 		return nil, fmt.Errorf("migrate: river: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("migrate: river commit: %w", err)
 	}
 	for _, v := range rr.Versions {
 		res.RiverVersions = append(res.RiverVersions, v.Version)
