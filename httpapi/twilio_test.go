@@ -355,4 +355,3 @@ func TestUnsubscribe(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
