@@ -55,6 +55,9 @@ type Deps struct {
 	Unsubscribe func(recipientID int64, kind string) string
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// BatchParallelism is how many messages of a batch are sent at once.
+	// Default 8; match it to the SMTP connection pool.
+	BatchParallelism int
 	// SendingLease is how long a delivery marked sending belongs to the
 	// worker that marked it; after that a crash is assumed and it is sent
 	// again (the documented duplicate window). Defaults to 3 minutes.
@@ -88,7 +91,7 @@ func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	return w.Deps.deliver(ctx, job.Args.NoticeID, lastAttempt)
 }
 
-// errRetry is returned (wrapped) when River should retry with backoff.
+// outcome tells Work how the job ends: snoozed, cancelled, retried or done.
 type outcome struct {
 	snooze time.Duration
 	retry  error
@@ -353,9 +356,16 @@ func providerName(ch channels.Channel) string {
 	if p, ok := ch.(Provider); ok {
 		return p.Provider()
 	}
+	if u, ok := ch.(interface{ Unwrap() channels.Channel }); ok {
+		return providerName(u.Unwrap())
+	}
 	switch ch.(type) {
 	case *channels.Outbox:
 		return "outbox"
+	case *channels.SMTP:
+		return "smtp"
+	case *channels.Twilio:
+		return "twilio"
 	}
 	return fmt.Sprintf("%T", ch)
 }

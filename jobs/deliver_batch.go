@@ -4,14 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/courrier-dev/courrier/channels"
+	"github.com/courrier-dev/courrier/ledger"
+	"github.com/courrier-dev/courrier/notices"
+	"github.com/courrier-dev/courrier/recipients"
+	"github.com/courrier-dev/courrier/templates"
 )
 
 // DeliverBatchArgs asks for a campaign's batch of notices to be delivered.
 // Each notice keeps its own outcome: one that must be retried, snoozed or
-// fall back later leaves the batch as its own DeliverArgs job.
+// fall back leaves the batch as its own DeliverArgs job.
 type DeliverBatchArgs struct {
 	NoticeIDs []int64 `json:"notice_ids"`
 }
@@ -22,7 +31,7 @@ func (DeliverBatchArgs) Kind() string { return "deliver_batch" }
 // InsertOpts: a batch is worked once; its stragglers become single jobs
 // with their own retries.
 func (DeliverBatchArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 3, Priority: 3}
+	return river.InsertOpts{MaxAttempts: 5, Priority: 3}
 }
 
 // DeliverBatchWorker works DeliverBatchArgs.
@@ -31,34 +40,288 @@ type DeliverBatchWorker struct {
 	Deps *Deps
 }
 
-// Work delivers each notice of the batch; a notice whose delivery is not
-// finished here is handed to a single-notice deliver job.
+// Work delivers the batch with a few statements for the whole batch: one
+// transaction records every attempt as sending, the messages are sent in
+// parallel, one transaction records every outcome. Notices that need more
+// (a retry, a fallback, quiet hours, an earlier attempt) are handed to
+// single-notice deliver jobs.
 func (w *DeliverBatchWorker) Work(ctx context.Context, job *river.Job[DeliverBatchArgs]) error {
-	client := river.ClientFromContext[pgx.Tx](ctx)
-	var spill []river.InsertManyParams
-	for _, id := range job.Args.NoticeIDs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		err := w.Deps.deliver(ctx, id, false)
-		if err == nil {
-			continue
-		}
-		opts := &river.InsertOpts{}
-		var snooze *river.JobSnoozeError
-		var cancel *river.JobCancelError
-		switch {
-		case errors.As(err, &cancel):
-			continue // the notice is already marked failed
-		case errors.As(err, &snooze):
-			opts.ScheduledAt = w.Deps.now().Add(snooze.Duration)
-		}
-		spill = append(spill, river.InsertManyParams{Args: DeliverArgs{NoticeID: id}, InsertOpts: opts})
+	spill, err := w.Deps.deliverBatch(ctx, job.Args.NoticeIDs)
+	if err != nil {
+		return err
 	}
-	if len(spill) > 0 {
-		if _, err := client.InsertMany(ctx, spill); err != nil {
-			return fmt.Errorf("hand %d notices to single deliver jobs: %w", len(spill), err)
-		}
+	if len(spill) == 0 {
+		return nil
+	}
+	client := river.ClientFromContext[pgx.Tx](ctx)
+	if _, err := client.InsertMany(context.WithoutCancel(ctx), spill); err != nil {
+		return fmt.Errorf("hand %d notices to single deliver jobs: %w", len(spill), err)
 	}
 	return nil
+}
+
+// batchItem is one notice of a batch on its way out.
+type batchItem struct {
+	notice     *notices.Notice
+	recipient  *recipients.Recipient
+	step       channels.Step
+	ch         channels.Channel
+	provider   string
+	rendered   *templates.Rendered
+	content    ledger.Content
+	deliveryID int64
+	receipt    channels.Receipt
+	err        error
+}
+
+// deliverBatch returns the notices to hand to single deliver jobs.
+func (d *Deps) deliverBatch(ctx context.Context, ids []int64) ([]river.InsertManyParams, error) {
+	now := d.now()
+	var spill []river.InsertManyParams
+	single := func(id int64, at time.Time) {
+		spill = append(spill, river.InsertManyParams{Args: DeliverArgs{NoticeID: id}, InsertOpts: &river.InsertOpts{ScheduledAt: at}})
+	}
+
+	items, err := d.prepareBatch(ctx, ids, now, single)
+	if err != nil || len(items) == 0 {
+		return spill, err
+	}
+
+	d.sendAll(ctx, items)
+
+	if err := d.recordBatch(ctx, items, single); err != nil {
+		return spill, err
+	}
+	return spill, nil
+}
+
+// prepareBatch locks and loads the batch, routes and renders each notice,
+// and records every attempt as sending in one transaction.
+func (d *Deps) prepareBatch(ctx context.Context, ids []int64, now time.Time, single func(int64, time.Time)) ([]*batchItem, error) {
+	tx, err := d.Pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+
+	rows, err := tx.Query(ctx, `
+		SELECT `+prefixed("n.", notices.Columns)+`, `+prefixed("r.", recipients.Columns)+`,
+		       EXISTS (SELECT 1 FROM deliveries dl WHERE dl.notice_id = n.id)
+		FROM notices n JOIN recipients r ON r.id = n.recipient_id
+		WHERE n.id = ANY($1) AND n.state = 'pending'
+		ORDER BY n.id
+		FOR UPDATE OF n SKIP LOCKED`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load batch: %w", err)
+	}
+	var items []*batchItem
+	for rows.Next() {
+		n, r, seen, err := scanNoticeRecipient(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if seen {
+			single(n.ID, time.Time{}) // an earlier attempt exists: the single path knows how to resume it
+			continue
+		}
+		items = append(items, &batchItem{notice: n, recipient: r})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	var ready []*batchItem
+	var doneIDs []int64
+	var doneStates, doneReasons []string
+	for _, it := range items {
+		n, r := it.notice, it.recipient
+		steps, skipped := channels.Plan(d.Routes.For(string(n.Kind)), contactOf(r), n.Kind.Bulk())
+		found := false
+		for _, s := range steps {
+			impl := d.Channels[s.Channel]
+			if n.Test {
+				impl = d.Outbox
+			}
+			if impl == nil {
+				skipped = append(skipped, string(s.Channel)+": channel not configured")
+				continue
+			}
+			it.step, it.ch, found = s, impl, true
+			break
+		}
+		if !found {
+			doneIDs, doneStates = append(doneIDs, n.ID), append(doneStates, notices.StateNoRoute)
+			doneReasons = append(doneReasons, "no usable channel: "+strings.Join(skipped, "; "))
+			continue
+		}
+		if it.step.Channel == channels.SMS && d.Quiet != nil {
+			if next := d.Quiet.Next(now); next.After(now) {
+				single(n.ID, next)
+				continue
+			}
+		}
+		rendered, err := d.Templates.Render(n.TemplateKey, string(it.step.Channel), templates.Input{
+			Recipient: templates.Recipient{Ref: r.Ref, Civility: r.Civility, GivenName: r.GivenName, FamilyName: r.FamilyName},
+			Data:      n.Data,
+		})
+		if err != nil {
+			var re *templates.RenderError
+			if !errors.As(err, &re) {
+				return nil, fmt.Errorf("notice %d: render: %w", n.ID, err)
+			}
+			doneIDs, doneStates = append(doneIDs, n.ID), append(doneStates, notices.StateFailed)
+			doneReasons = append(doneReasons, "render failed: "+err.Error())
+			continue
+		}
+		if err := d.Templates.SaveVersion(ctx, tx, rendered); err != nil {
+			return nil, err
+		}
+		it.rendered = rendered
+		it.content = ledger.Content{Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML}
+		it.provider = providerName(it.ch)
+		ready = append(ready, it)
+	}
+
+	if len(doneIDs) > 0 {
+		if _, err := tx.Exec(ctx, `
+			UPDATE notices n SET state = v.state, state_reason = v.reason, updated_at = $4
+			FROM unnest($1::bigint[], $2::text[], $3::text[]) AS v(id, state, reason)
+			WHERE n.id = v.id`, doneIDs, doneStates, doneReasons, now); err != nil {
+			return nil, fmt.Errorf("record batch no_route/failed: %w", err)
+		}
+	}
+	if len(ready) > 0 {
+		attempts := make([]ledger.Attempt, len(ready))
+		for i, it := range ready {
+			attempts[i] = ledger.Attempt{NoticeID: it.notice.ID, Channel: string(it.step.Channel), Provider: it.provider,
+				Address: it.step.Address, TemplateVersion: it.rendered.Version, Content: it.content, At: now}
+		}
+		deliveryIDs, err := ledger.StartAttempts(ctx, tx, attempts)
+		if err != nil {
+			return nil, err
+		}
+		noticeIDs := make([]int64, len(ready))
+		for i, it := range ready {
+			it.deliveryID = deliveryIDs[i]
+			noticeIDs[i] = it.notice.ID
+		}
+		if _, err := tx.Exec(ctx, `UPDATE notices SET state = 'sending', updated_at = $2 WHERE id = ANY($1)`, noticeIDs, now); err != nil {
+			return nil, fmt.Errorf("mark batch sending: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return ready, nil
+}
+
+// sendAll sends every item, several at a time: the SMTP channel keeps a pool
+// of connections and each connection sends one message at a time.
+func (d *Deps) sendAll(ctx context.Context, items []*batchItem) {
+	parallel := d.BatchParallelism
+	if parallel <= 0 {
+		parallel = 8
+	}
+	var wg sync.WaitGroup
+	next := make(chan *batchItem)
+	for range min(parallel, len(items)) {
+		wg.Go(func() {
+			for it := range next {
+				msg := channels.Message{
+					NoticeID: it.notice.ID, DeliveryID: it.deliveryID, Kind: string(it.notice.Kind), Channel: it.step.Channel,
+					To: it.step.Address, ToName: it.recipient.DisplayName(),
+					Subject: it.content.Subject, Text: it.content.Text, HTML: it.content.HTML,
+				}
+				if it.notice.Kind.Bulk() && it.step.Channel == channels.Email && d.Unsubscribe != nil {
+					msg.UnsubscribeURL = d.Unsubscribe(it.recipient.ID, string(it.notice.Kind))
+				}
+				it.receipt, it.err = it.ch.Send(ctx, msg)
+			}
+		})
+	}
+	for _, it := range items {
+		next <- it
+	}
+	close(next)
+	wg.Wait()
+}
+
+// recordBatch records every outcome in one transaction: acceptances with a
+// few set-based statements, failures one by one (they are rare).
+func (d *Deps) recordBatch(ctx context.Context, items []*batchItem, single func(int64, time.Time)) error {
+	ctx = context.WithoutCancel(ctx) // what was sent must be recorded
+	now := d.now()
+	tx, err := d.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+
+	var accepted []ledger.Acceptance
+	for _, it := range items {
+		if it.err == nil {
+			accepted = append(accepted, ledger.Acceptance{DeliveryID: it.deliveryID, NoticeID: it.notice.ID,
+				Channel: string(it.step.Channel), MessageID: it.receipt.MessageID, Delivered: it.receipt.Delivered,
+				Evidence: it.receipt.Evidence})
+			continue
+		}
+		ce := channels.Classify(it.err)
+		d.log().Warn("send failed", "notice_id", it.notice.ID, "delivery_id", it.deliveryID, "channel", it.step.Channel,
+			"class", ce.Class.String(), "code", ce.Code)
+		final := ce.Class == channels.Permanent
+		if err := ledger.Failed(ctx, tx, it.deliveryID, it.notice.ID, final, ce.Code, ce.Error(), now); err != nil {
+			return err
+		}
+		if final {
+			if err := markContact(ctx, tx, it.recipient.ID, it.step.Channel, ce); err != nil {
+				return err
+			}
+		}
+		if err := notices.SetState(ctx, tx, it.notice.ID, notices.StatePending, "", "", now); err != nil {
+			return err
+		}
+		at := time.Time{}
+		if ce.Class == channels.Throttled {
+			wait := ce.RetryAfter
+			if wait <= 0 {
+				wait = time.Second
+			}
+			at = now.Add(wait)
+		}
+		single(it.notice.ID, at)
+	}
+	if err := ledger.AcceptMany(ctx, tx, accepted, now); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// prefixed qualifies each column of a column list with prefix. Expressions
+// such as coalesce(email, ”) are qualified inside.
+func prefixed(prefix, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if strings.HasPrefix(p, "coalesce(") {
+			p = "coalesce(" + prefix + strings.TrimPrefix(p, "coalesce(")
+		} else {
+			p = prefix + p
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ", ")
+}
+
+func scanNoticeRecipient(rows pgx.Rows) (*notices.Notice, *recipients.Recipient, bool, error) {
+	n, r := &notices.Notice{}, &recipients.Recipient{}
+	var seen bool
+	dest, finish := notices.ScanDest(n)
+	dest = append(dest, recipients.ScanDest(r)...)
+	dest = append(dest, &seen)
+	if err := rows.Scan(dest...); err != nil {
+		return nil, nil, false, fmt.Errorf("scan batch row: %w", err)
+	}
+	return n, r, seen, finish()
 }

@@ -1,9 +1,12 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,7 +173,12 @@ func TestDeliverWritesOutboxAndLedgerOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(raw), "Content-Language: fr")
 	require.Contains(t, string(raw), "multipart/alternative")
-	require.Contains(t, string(raw), "To: \"=?UTF-8?q?L=C3=A9a_Dupr=C3=A9?=\" <lea.dupre@exemple.fr>")
+	parsed, err := mail.ReadMessage(bytes.NewReader(raw))
+	require.NoError(t, err)
+	to, err := parsed.Header.AddressList("To")
+	require.NoError(t, err)
+	require.Equal(t, []*mail.Address{{Name: "Léa Dupré", Address: "lea.dupre@exemple.fr"}}, to)
+	require.Equal(t, fmt.Sprintf("<n%d.d%d@caf.example.fr>", id, dls[0].ID), parsed.Header.Get("Message-Id"))
 
 	var events []string
 	evs, err := ledger.EventsForNotice(ctx, b.pool, id)

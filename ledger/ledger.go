@@ -236,3 +236,114 @@ func EventsForNotice(ctx context.Context, db DBTX, noticeID int64) ([]Event, err
 	}
 	return out, rows.Err()
 }
+
+// StartAttempts records first attempts for many notices at once (a
+// campaign batch) and returns their delivery ids in order. The notices must
+// have no delivery yet on those channels.
+func StartAttempts(ctx context.Context, tx DBTX, attempts []Attempt) ([]int64, error) {
+	n := len(attempts)
+	noticeIDs := make([]int64, n)
+	chans, providers, addrs, versions, hashes := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	contents := make([][]byte, n)
+	var at time.Time
+	for i, a := range attempts {
+		b, err := json.Marshal(a.Content)
+		if err != nil {
+			return nil, err
+		}
+		noticeIDs[i], chans[i], providers[i], addrs[i], versions[i] = a.NoticeID, a.Channel, a.Provider, a.Address, a.TemplateVersion
+		contents[i], hashes[i] = b, a.Content.Hash()
+		at = a.At
+	}
+	rows, err := tx.Query(ctx, `
+		INSERT INTO deliveries (notice_id, channel, provider, address, template_version, content, content_hash,
+		                        state, attempt, sending_at, created_at, updated_at)
+		SELECT v.notice_id, v.channel, v.provider, v.address, v.version, v.content, v.hash, 'sending', 1, $8, $8, $8
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[])
+		     WITH ORDINALITY AS v(notice_id, channel, provider, address, version, content, hash, ord)
+		ORDER BY v.ord
+		RETURNING id, notice_id`, noticeIDs, chans, providers, addrs, versions, contents, hashes, at)
+	if err != nil {
+		return nil, fmt.Errorf("start %d attempts: %w", n, err)
+	}
+	byNotice := make(map[int64]int64, n)
+	for rows.Next() {
+		var id, noticeID int64
+		if err := rows.Scan(&id, &noticeID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		byNotice[noticeID] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("start %d attempts: %w", n, err)
+	}
+	ids := make([]int64, n)
+	for i, a := range attempts {
+		ids[i] = byNotice[a.NoticeID]
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at)
+		SELECT d, nid, 'sending', 'attempt 1 via ' || p, $4
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS v(d, nid, p)`, ids, noticeIDs, providers, at); err != nil {
+		return nil, fmt.Errorf("append %d sending events: %w", n, err)
+	}
+	return ids, nil
+}
+
+// Acceptance is a provider's acceptance of one message of a batch.
+type Acceptance struct {
+	DeliveryID, NoticeID int64
+	Channel              string
+	MessageID            string
+	Delivered            bool
+	Evidence             string
+}
+
+// AcceptMany records many acceptances at once, with the same rules as
+// Accepted, and moves their notices to sent or delivered.
+func AcceptMany(ctx context.Context, tx DBTX, acc []Acceptance, at time.Time) error {
+	if len(acc) == 0 {
+		return nil
+	}
+	n := len(acc)
+	dids, nids := make([]int64, n), make([]int64, n)
+	chans, mids, evidence := make([]string, n), make([]string, n), make([]string, n)
+	delivered := make([]bool, n)
+	for i, a := range acc {
+		dids[i], nids[i], chans[i], mids[i], delivered[i], evidence[i] = a.DeliveryID, a.NoticeID, a.Channel, a.MessageID, a.Delivered, a.Evidence
+	}
+	if _, err := tx.Exec(ctx, `
+		UPDATE deliveries d
+		SET provider_message_id = coalesce(d.provider_message_id, nullif(v.mid, '')),
+		    sent_at = coalesce(d.sent_at, $4),
+		    state = CASE WHEN d.state IN ('pending', 'sending') OR (d.state = 'sent' AND v.delivered)
+		                 THEN CASE WHEN v.delivered THEN 'delivered' ELSE 'sent' END ELSE d.state END,
+		    final_at = CASE WHEN v.delivered THEN coalesce(d.final_at, $4) ELSE d.final_at END,
+		    updated_at = $4
+		FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS v(id, mid, delivered)
+		WHERE d.id = v.id`, dids, mids, delivered, at); err != nil {
+		return fmt.Errorf("record %d acceptances: %w", n, err)
+	}
+	if _, err := tx.Exec(ctx, `
+		INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at)
+		SELECT v.d, v.nid, e.event, CASE WHEN e.event = 'sent' THEN 'accepted by provider' ELSE v.evidence END, $5
+		FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::text[]) AS v(d, nid, delivered, evidence)
+		CROSS JOIN LATERAL (VALUES (1, 'sent'), (2, 'delivered')) AS e(ord, event)
+		WHERE e.event = 'sent' OR v.delivered
+		ORDER BY v.d, e.ord`, dids, nids, delivered, evidence, at); err != nil {
+		return fmt.Errorf("append acceptance events: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `
+		UPDATE notices n
+		SET state = CASE WHEN v.delivered OR n.state = 'delivered' THEN 'delivered' ELSE 'sent' END,
+		    channel = v.channel, state_reason = '', updated_at = $4,
+		    sent_at = coalesce(n.sent_at, $4),
+		    delivered_at = CASE WHEN v.delivered THEN coalesce(n.delivered_at, $4) ELSE n.delivered_at END
+		FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS v(id, channel, delivered)
+		WHERE n.id = v.id AND n.state NOT IN ('cancelled')`, nids, chans, delivered, at); err != nil {
+		return fmt.Errorf("record %d notices sent: %w", n, err)
+	}
+	return nil
+}

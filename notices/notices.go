@@ -203,19 +203,29 @@ const columns = `id, recipient_id, kind, template_key, data, idempotency_key, du
 
 // Scan reads a notice from a row selected with Columns.
 func Scan(row pgx.Row) (*Notice, error) {
-	var n Notice
-	var kind string
-	var data []byte
-	err := row.Scan(&n.ID, &n.RecipientID, &kind, &n.TemplateKey, &data, &n.IdempotencyKey, &n.DueBy, &n.State,
-		&n.StateReason, &n.Channel, &n.Test, &n.CreatedBy, &n.CreatedAt, &n.SentAt, &n.DeliveredAt)
-	if err != nil {
+	n := &Notice{}
+	dest, finish := ScanDest(n)
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	n.Kind = Kind(kind)
-	if err := json.Unmarshal(data, &n.Data); err != nil {
-		return nil, fmt.Errorf("decode data of notice %d: %w", n.ID, err)
+	return n, finish()
+}
+
+// ScanDest returns the scan destinations of Columns for n, and a function to
+// call once the row is scanned. It lets a query select a notice together
+// with other columns.
+func ScanDest(n *Notice) (dest []any, finish func() error) {
+	var kind string
+	var data []byte
+	dest = []any{&n.ID, &n.RecipientID, &kind, &n.TemplateKey, &data, &n.IdempotencyKey, &n.DueBy, &n.State,
+		&n.StateReason, &n.Channel, &n.Test, &n.CreatedBy, &n.CreatedAt, &n.SentAt, &n.DeliveredAt}
+	return dest, func() error {
+		n.Kind = Kind(kind)
+		if err := json.Unmarshal(data, &n.Data); err != nil {
+			return fmt.Errorf("decode data of notice %d: %w", n.ID, err)
+		}
+		return nil
 	}
-	return &n, nil
 }
 
 // Columns is the column list that Scan reads.

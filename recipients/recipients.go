@@ -83,15 +83,20 @@ const Columns = `id, ref, civility, given_name, family_name, coalesce(email, '')
 
 // Scan reads a recipient from a row selected with Columns.
 func Scan(row pgx.Row) (*Recipient, error) {
-	var r Recipient
-	err := row.Scan(&r.ID, &r.Ref, &r.Civility, &r.GivenName, &r.FamilyName, &r.Email, &r.EmailStatus, &r.Phone,
-		&r.PhoneType, &r.PhoneStatus, &r.AddressLine1, &r.AddressLine2, &r.PostalCode, &r.City, &r.Country, &r.Language,
-		&r.ConsentEmail, &r.ConsentSMS, &r.ConsentLetter, &r.OutreachOptOut, &r.Benefits, &r.Active, &r.JoinedAt,
-		&r.CreatedAt, &r.UpdatedAt)
-	if err != nil {
+	r := &Recipient{}
+	if err := row.Scan(ScanDest(r)...); err != nil {
 		return nil, err
 	}
-	return &r, nil
+	return r, nil
+}
+
+// ScanDest returns the scan destinations of Columns for r, so that a query
+// can select a recipient together with other columns.
+func ScanDest(r *Recipient) []any {
+	return []any{&r.ID, &r.Ref, &r.Civility, &r.GivenName, &r.FamilyName, &r.Email, &r.EmailStatus, &r.Phone,
+		&r.PhoneType, &r.PhoneStatus, &r.AddressLine1, &r.AddressLine2, &r.PostalCode, &r.City, &r.Country, &r.Language,
+		&r.ConsentEmail, &r.ConsentSMS, &r.ConsentLetter, &r.OutreachOptOut, &r.Benefits, &r.Active, &r.JoinedAt,
+		&r.CreatedAt, &r.UpdatedAt}
 }
 
 // Get loads a beneficiary by id.

@@ -32,7 +32,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer closeDB()
-	rt, err := env.newRuntime(pool, logger, runtimeOpts{forceOutbox: true, noQuietHours: true})
+	rt, err := env.newRuntime(ctx, pool, logger, runtimeOpts{forceOutbox: true, noQuietHours: true})
 	if err != nil {
 		return err
 	}
@@ -195,20 +195,20 @@ func demoPeople() []*recipients.Recipient {
 		{"97110", "Pointe-à-Pitre", "0690123"}, {"97200", "Fort-de-France", "0696123"}, {"97300", "Cayenne", "0694123"},
 		{"97400", "Saint-Denis", "0692123"}, {"97600", "Mamoudzou", "0639123"},
 	}
-	given := []string{"Camille", "Léa", "Hugo", "Inès", "Nathan", "Chloé", "Yanis", "Manon", "Lucas", "Zoé",
-		"Mathis", "Jade", "Noah", "Anaïs", "Théo", "Maëlle", "Rayan", "Océane", "Élodie", "Jérôme"}
+	women := []string{"Léa", "Inès", "Chloé", "Manon", "Zoé", "Jade", "Anaïs", "Maëlle", "Océane", "Élodie"}
+	men := []string{"Hugo", "Nathan", "Yanis", "Lucas", "Mathis", "Noah", "Théo", "Rayan", "Jérôme", "Loïc"}
 	family := []string{"Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau",
 		"Simon", "Laurent", "Lefèbvre", "Michel", "Garcia", "Étienne", "Bertin", "Noël", "Payet", "Hoarau"}
 	var out []*recipients.Recipient
 	for i := range 50 {
 		pl := places[i%len(places)]
-		civ := "Mme"
+		civ, given := "Mme", women[(i/2)%len(women)]
 		if i%2 == 1 {
-			civ = "M."
+			civ, given = "M.", men[(i/2)%len(men)]
 		}
 		r := &recipients.Recipient{
 			Ref: fmt.Sprintf("DEMO%06d", i+1), Civility: civ,
-			GivenName: given[i%len(given)], FamilyName: family[(i*7)%len(family)],
+			GivenName: given, FamilyName: family[(i*7)%len(family)],
 			AddressLine1: fmt.Sprintf("%d rue de la République", 1+i*3), PostalCode: pl.postal, City: pl.city,
 			ConsentEmail: true, ConsentSMS: true, ConsentLetter: true, Active: true,
 			Benefits: []string{"AF"},

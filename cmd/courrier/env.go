@@ -32,9 +32,12 @@ const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private ser
   COURRIER_WORKERS      River workers in this process (default 100)
   COURRIER_FETCH_COOLDOWN  River fetch cooldown (default 20ms)
   SMTP_URL              smtp://user:pass@host:587 (STARTTLS), smtps://…:465; unset: outbox
-  SMTP_FROM, SMTP_REPLY_TO, SMTP_CONNECTIONS
+  SMTP_FROM, SMTP_REPLY_TO, SMTP_CONNECTIONS (default 4)
   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM
                         Twilio SMS; unset: outbox
+  COURRIER_EMAIL_RATE, COURRIER_SMS_RATE
+                        messages per second per process (unset: no limit)
+  COURRIER_LETTER       "outbox" to write letters to the outbox when providers are configured
 `
 
 // Env is what a command gets from its surroundings; tests supply their own.

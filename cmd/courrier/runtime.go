@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
@@ -34,10 +35,15 @@ type runtimeOpts struct {
 	noQuietHours bool
 }
 
-func (e *Env) newRuntime(pool *pgxpool.Pool, logger *slog.Logger, opts runtimeOpts) (*runtime, error) {
+func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, opts runtimeOpts) (*runtime, error) {
 	tpl, err := templates.Load(&templates.Options{OverrideDir: e.Getenv("COURRIER_TEMPLATES_DIR")})
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
+	}
+	// Store every version now, so that recording the version of a delivery
+	// costs nothing on the hot path.
+	if err := tpl.SaveAll(ctx, pool); err != nil {
+		return nil, fmt.Errorf("templates: store versions: %w", err)
 	}
 	routes, err := channels.ParseRoutes(e.Getenv("COURRIER_ROUTES"))
 	if err != nil {

@@ -24,7 +24,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer closeDB()
-	rt, err := env.newRuntime(pool, logger, runtimeOpts{})
+	rt, err := env.newRuntime(ctx, pool, logger, runtimeOpts{})
 	if err != nil {
 		return err
 	}
