@@ -28,6 +28,7 @@ func commands() []command {
 		{"serve", "run the HTTP API, the workers and the periodic jobs", runServe},
 		{"migrate", "apply database migrations (or list them: migrate status)", runMigrate},
 		{"demo", "run an end-to-end demonstration on the embedded database and the outbox", runDemo},
+		{"templates", "list, lint and preview the message templates", runTemplates},
 		{"version", "print the version", func(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintln(env.Stdout, "courrier", version)
 			return nil

@@ -36,7 +36,7 @@ type runtimeOpts struct {
 }
 
 func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger, opts runtimeOpts) (*runtime, error) {
-	tpl, err := templates.Load(&templates.Options{OverrideDir: e.Getenv("COURRIER_TEMPLATES_DIR")})
+	tpl, err := templates.Load(&templates.Options{OverrideDir: e.Getenv("COURRIER_TEMPLATES")})
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
