@@ -15,10 +15,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,6 +47,10 @@ func setup() {
 		sweep()
 		dir, err := os.MkdirTemp("/tmp", dirPrefix)
 		if err != nil {
+			initErr = err
+			return
+		}
+		if err := lockDir(dir); err != nil {
 			initErr = err
 			return
 		}
@@ -95,24 +98,43 @@ func setup() {
 }
 
 // sweep removes data directories of private test servers whose test binary
-// has gone (the server stops with its parent, the directory stays).
+// has gone (the server stops with its parent, the directory stays). A live
+// test binary holds an exclusive lock on its directory's lock file.
 func sweep() {
 	dirs, _ := filepath.Glob(filepath.Join("/tmp", dirPrefix+"*"))
 	for _, dir := range dirs {
-		b, err := os.ReadFile(filepath.Join(dir, "data", "postmaster.pid"))
-		if err == nil {
-			pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-			if pid > 0 {
-				if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-					continue
-				}
+		f, err := os.Open(filepath.Join(dir, "lock"))
+		if err != nil {
+			// No lock file: being created, or from an older layout; leave
+			// recent ones alone.
+			if fi, err := os.Stat(dir); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				os.RemoveAll(dir)
 			}
-		} else if fi, err := os.Stat(dir); err != nil || time.Since(fi.ModTime()) < 10*time.Minute {
-			continue // still starting, or unknown
+			continue
 		}
-		os.RemoveAll(dir)
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			os.RemoveAll(dir)
+		}
+		f.Close()
 	}
 }
+
+// lockDir takes the lock that tells other test binaries dir is in use. The
+// file stays open (and locked) until the process exits.
+func lockDir(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("lock %s: %w", dir, err)
+	}
+	heldLocks = append(heldLocks, f)
+	return nil
+}
+
+var heldLocks []*os.File
 
 func withDB(u, db string) string {
 	parsed, err := url.Parse(u)
