@@ -12,6 +12,7 @@ import (
 
 	"github.com/courrier-dev/courrier/compliance"
 	"github.com/courrier-dev/courrier/internal/pgtest"
+	"github.com/courrier-dev/courrier/ledger"
 )
 
 var seq atomic.Int64
@@ -61,8 +62,8 @@ func (f *fx) notice(recipient int64, kind string, created time.Time, delivered *
 	var did int64
 	err = f.pool.QueryRow(f.ctx, `INSERT INTO deliveries (notice_id, channel, provider, address, template_version, content, content_hash,
 			provider_message_id, state, attempt, created_at, sent_at, final_at)
-		VALUES ($1, $2, $3, 'claire.martin@example.fr', repeat('a', 64), '{"subject":"s","text":"t"}', 'h', $4, $5, 1, $6, $6, $7) RETURNING id`,
-		id, channel, provider, fmt.Sprintf("msg-%d", id), state, created, delivered).Scan(&did)
+		VALUES ($1, $2, $3, 'claire.martin@example.fr', repeat('a', 64), '{"subject":"s","text":"t"}', $8, $4, $5, 1, $6, $6, $7) RETURNING id`,
+		id, channel, provider, fmt.Sprintf("msg-%d", id), state, created, delivered, ledger.Content{Subject: "s", Text: "t"}.Hash()).Scan(&did)
 	require.NoError(f.t, err)
 	_, err = f.pool.Exec(f.ctx, `INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at) VALUES ($1, $2, 'sent', 'accepted by provider', $3)`, did, id, created)
 	require.NoError(f.t, err)

@@ -350,22 +350,29 @@ func replaceOnce(s, old, new string) string {
 	return strings.Replace(s, old, new, 1)
 }
 
+var (
+	ackRule           = requestRule{RuleAcknowledgement, "q.channel = 'online'", "ack_notice_id", 5 * 24 * time.Hour, 100}
+	answerRule        = requestRule{RuleAnswer15d, "q.kind <> 'complaint' AND NOT q.minimum_income", "answer_notice_id", 15 * 24 * time.Hour, 85}
+	minimumIncomeRule = requestRule{RuleMinimumIncome, "q.kind <> 'complaint' AND q.minimum_income", "answer_notice_id", 10 * 24 * time.Hour, 90}
+	complaintsRule    = requestRule{RuleComplaints15d, "q.kind = 'complaint'", "answer_notice_id", 15 * 24 * time.Hour, 100}
+)
+
 // Acknowledgement computes the acknowledgement rule.
 func Acknowledgement(ctx context.Context, db DB, p Period) (*Report, error) {
-	return requestRule{RuleAcknowledgement, "q.channel = 'online'", "ack_notice_id", 5 * 24 * time.Hour, 100}.run(ctx, db, p)
+	return ackRule.run(ctx, db, p)
 }
 
 // Answer15d computes the answer-15d rule.
 func Answer15d(ctx context.Context, db DB, p Period) (*Report, error) {
-	return requestRule{RuleAnswer15d, "q.kind <> 'complaint' AND NOT q.minimum_income", "answer_notice_id", 15 * 24 * time.Hour, 85}.run(ctx, db, p)
+	return answerRule.run(ctx, db, p)
 }
 
 // MinimumIncome10d computes the minimum-income-10d rule.
 func MinimumIncome10d(ctx context.Context, db DB, p Period) (*Report, error) {
-	return requestRule{RuleMinimumIncome, "q.kind <> 'complaint' AND q.minimum_income", "answer_notice_id", 10 * 24 * time.Hour, 90}.run(ctx, db, p)
+	return minimumIncomeRule.run(ctx, db, p)
 }
 
 // Complaints15d computes the complaints-15d rule.
 func Complaints15d(ctx context.Context, db DB, p Period) (*Report, error) {
-	return requestRule{RuleComplaints15d, "q.kind = 'complaint'", "answer_notice_id", 15 * 24 * time.Hour, 100}.run(ctx, db, p)
+	return complaintsRule.run(ctx, db, p)
 }

@@ -180,7 +180,7 @@ func TestAcknowledgementWithinFiveDays(t *testing.T) {
 	rec := paris(2028, 3, 24, 12, 0, 0)
 	f.request(req{ref: "A1", received: rec, ack: ptr(rec.Add(120 * time.Hour))})
 	f.request(req{ref: "A2", received: rec, ack: ptr(rec.Add(120*time.Hour + time.Second))})
-	f.request(req{ref: "A3", received: rec})                                    // never acknowledged: overdue
+	f.request(req{ref: "A3", received: rec})                                   // never acknowledged: overdue
 	f.request(req{ref: "A4", received: paris(2028, 3, 31, 20, 0, 0)})          // still within its 5 days at as-of
 	f.request(req{ref: "A5", channel: "post", received: rec})                  // not online: not counted
 	f.request(req{ref: "A6", kind: "complaint", received: rec, ack: ptr(rec)}) // online complaint: counted
