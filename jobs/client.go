@@ -25,6 +25,9 @@ type ClientConfig struct {
 	// PeriodicJobs are inserted by the leader only.
 	PeriodicJobs []*river.PeriodicJob
 	Logger       *slog.Logger
+	// Extra registers more workers (periodic and maintenance jobs wired by
+	// the caller).
+	Extra func(*river.Workers) error
 	// ID names this client (defaults to River's generated id).
 	ID string
 }
@@ -48,6 +51,11 @@ func NewClient(pool *pgxpool.Pool, deps *Deps, cfg ClientConfig) (*river.Client[
 	workers := river.NewWorkers()
 	if err := AddWorkers(workers, deps); err != nil {
 		return nil, err
+	}
+	if cfg.Extra != nil {
+		if err := cfg.Extra(workers); err != nil {
+			return nil, err
+		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		ID:                cfg.ID,

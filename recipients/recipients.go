@@ -120,7 +120,10 @@ func GetByRef(ctx context.Context, db DBTX, ref string) (*Recipient, error) {
 // Upsert inserts or updates a beneficiary by its beneficiary number and
 // returns its id and whether it was inserted. Contacts must already be
 // normalised (see NormalizePhone and NormalizeEmail). A changed email or
-// phone number is considered deliverable again.
+// phone number is considered deliverable again. Consents and the outreach
+// opt-out are taken only when the beneficiary is inserted: afterwards they
+// change only through consent events (STOP, unsubscribe), so that a
+// re-import never undoes a beneficiary's choice.
 func Upsert(ctx context.Context, db DBTX, r *Recipient) (id int64, inserted bool, err error) {
 	if r.Ref == "" {
 		return 0, false, errors.New("ref: beneficiary number is required")
@@ -153,8 +156,7 @@ func Upsert(ctx context.Context, db DBTX, r *Recipient) (id int64, inserted bool
 		    email = EXCLUDED.email, phone = EXCLUDED.phone, phone_type = EXCLUDED.phone_type,
 		    address_line1 = EXCLUDED.address_line1, address_line2 = EXCLUDED.address_line2,
 		    postal_code = EXCLUDED.postal_code, city = EXCLUDED.city, country = EXCLUDED.country,
-		    language = EXCLUDED.language, consent_email = EXCLUDED.consent_email, consent_sms = EXCLUDED.consent_sms,
-		    consent_letter = EXCLUDED.consent_letter, outreach_opt_out = EXCLUDED.outreach_opt_out,
+		    language = EXCLUDED.language,
 		    benefits = EXCLUDED.benefits, active = EXCLUDED.active, updated_at = now()
 		RETURNING id, (xmax = 0)`,
 		r.Ref, r.Civility, r.GivenName, r.FamilyName, r.Email, r.Phone, r.PhoneType, r.AddressLine1, r.AddressLine2,

@@ -37,6 +37,10 @@ const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private ser
                         Twilio SMS; unset: outbox
   COURRIER_EMAIL_RATE, COURRIER_SMS_RATE
                         messages per second per process (unset: no limit)
+  COURRIER_UNSUBSCRIBE_SECRET
+                        HMAC key of the one-click unsubscribe links of general mailings and
+                        outreach (with COURRIER_PUBLIC_URL, which must be https)
+  COURRIER_STUCK_AFTER  a delivery without final receipt after this long becomes unknown (72h)
   COURRIER_LETTER       "outbox" to write letters to the outbox when providers are configured
 `
 

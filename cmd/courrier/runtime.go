@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -72,6 +74,13 @@ func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.L
 		Outbox:    outbox,
 		Routes:    routes,
 		Logger:    logger,
+	}
+	if base, secret := e.Getenv("COURRIER_PUBLIC_URL"), e.Getenv("COURRIER_UNSUBSCRIBE_SECRET"); base != "" && secret != "" {
+		base = strings.TrimRight(base, "/")
+		rt.deps.Unsubscribe = func(recipientID int64, kind string) string {
+			// Links stay valid for a year: mailings are read late.
+			return base + "/unsubscribe/" + channels.SignUnsubscribe([]byte(secret), recipientID, kind, time.Now().AddDate(1, 0, 0))
+		}
 	}
 	if !opts.noQuietHours {
 		rt.deps.Quiet = channels.DefaultQuietHours()

@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/courrier-dev/courrier/httpapi"
 	"github.com/courrier-dev/courrier/jobs"
+	"github.com/courrier-dev/courrier/ledger"
 )
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -37,7 +40,19 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, err := jobs.NewClient(pool, rt.deps, jobs.ClientConfig{MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger})
+	stuckAfter, err := env.duration("COURRIER_STUCK_AFTER", ledger.DefaultStuckAfter)
+	if err != nil {
+		return err
+	}
+	periodic := []*river.PeriodicJob{
+		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+			return jobs.StuckArgs{}, nil
+		}, &river.PeriodicJobOpts{ID: "mark_stuck_deliveries"}),
+	}
+	client, err := jobs.NewClient(pool, rt.deps, jobs.ClientConfig{MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger,
+		PeriodicJobs: periodic, Extra: func(w *river.Workers) error {
+			return river.AddWorkerSafely(w, &jobs.StuckWorker{Pool: pool, After: stuckAfter, Logger: logger})
+		}})
 	if err != nil {
 		return err
 	}
@@ -49,6 +64,17 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 
 	api := httpapi.NewServer(pool, logger)
+	if token := env.Getenv("TWILIO_AUTH_TOKEN"); token != "" {
+		hooks := &httpapi.TwilioWebhooks{DB: pool, AuthToken: token, PublicBaseURL: env.Getenv("COURRIER_PUBLIC_URL"),
+			Logger: logger, OnFinalFailure: jobs.FallbackAfterReceipt(client)}
+		api.HandleFunc("POST /webhooks/twilio/status", hooks.Status)
+		api.HandleFunc("POST /webhooks/twilio/inbound", hooks.Inbound)
+	}
+	if secret := env.Getenv("COURRIER_UNSUBSCRIBE_SECRET"); secret != "" {
+		unsub := &httpapi.Unsubscribe{DB: pool, Secret: []byte(secret)}
+		api.Handle("GET /unsubscribe/{token}", unsub)
+		api.Handle("POST /unsubscribe/{token}", unsub)
+	}
 	srv := &http.Server{Addr: *addr, Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
