@@ -507,4 +507,3 @@ func requestRules() map[string]requestRule {
 	}
 	return m
 }
-
