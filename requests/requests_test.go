@@ -79,8 +79,6 @@ func TestSettingsFromEnv(t *testing.T) {
 	}
 }
 
-
-
 func setup(t *testing.T) (DBTX, int64) {
 	t.Helper()
 	pool := pgtest.New(t)
