@@ -1,0 +1,40 @@
+package jobs_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"github.com/courrier-dev/courrier/internal/pgtest"
+	"github.com/courrier-dev/courrier/jobs"
+	"github.com/courrier-dev/courrier/ledger"
+)
+
+func TestDailyAt(t *testing.T) {
+	t.Parallel()
+	paris, err := time.LoadLocation("Europe/Paris")
+	require.NoError(t, err)
+	s := jobs.DailyAt(3, 0)
+	require.Equal(t, time.Date(2028, 3, 26, 3, 0, 0, 0, paris), s.Next(time.Date(2028, 3, 25, 3, 0, 0, 0, paris)).In(paris))
+	require.Equal(t, time.Date(2028, 3, 25, 3, 0, 0, 0, paris), s.Next(time.Date(2028, 3, 25, 2, 59, 0, 0, paris)).In(paris))
+}
+
+func TestComplianceWorkers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	workers := river.NewWorkers()
+	require.NoError(t, jobs.AddComplianceWorkers(workers, pool))
+	require.Len(t, jobs.CompliancePeriodicJobs(jobs.ComplianceConfig{}), 2)
+
+	seal := &jobs.SealWorker{Pool: pool}
+	require.NoError(t, seal.Work(ctx, &river.Job[jobs.SealArgs]{Args: jobs.SealArgs{BatchSize: 10}}))
+	purge := &jobs.RetentionPurgeWorker{Pool: pool}
+	require.NoError(t, purge.Work(ctx, &river.Job[jobs.RetentionPurgeArgs]{}))
+	res, err := ledger.Verify(ctx, pool)
+	require.NoError(t, err)
+	require.True(t, res.OK)
+}
