@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/courrier-dev/courrier/internal/frholidays"
 )
 
 // Request kinds. A complaint has its own deadline; the others share the
@@ -125,6 +127,13 @@ func scan(row pgx.Row) (*Request, error) {
 		&r.CreatedBy, &r.AnsweredBy, &r.CreatedAt)
 	if err != nil {
 		return nil, err
+	}
+	// Deadlines are Paris wall-clock times: show them so.
+	loc := frholidays.Paris()
+	for _, t := range []*time.Time{&r.ReceivedAt, &r.AckDueBy, &r.AnswerDueBy, &r.CreatedAt, r.AnsweredAt, r.ClosedAt} {
+		if t != nil {
+			*t = t.In(loc)
+		}
 	}
 	return &r, nil
 }
