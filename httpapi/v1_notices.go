@@ -1,0 +1,47 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/courrier-dev/courrier/ledger"
+	"github.com/courrier-dev/courrier/notices"
+)
+
+type noticeView struct {
+	Notice     *notices.Notice   `json:"notice"`
+	Deliveries []ledger.Delivery `json:"deliveries"`
+	Events     []ledger.Event    `json:"events"`
+}
+
+func (a *API) getNotice(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		a.fail(w, r, notFound("id", "no notice has this id"))
+		return
+	}
+	n, err := notices.Get(ctx, a.DB, id)
+	if err != nil {
+		if errors.Is(err, notices.ErrNotFound) {
+			err = notFound("id", "no notice has this id")
+		}
+		a.fail(w, r, err)
+		return
+	}
+	v := noticeView{Notice: n, Deliveries: []ledger.Delivery{}, Events: []ledger.Event{}}
+	dls, err := ledger.DeliveriesForNotice(ctx, a.DB, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	evs, err := ledger.EventsForNotice(ctx, a.DB, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	v.Deliveries = append(v.Deliveries, dls...)
+	v.Events = append(v.Events, evs...)
+	writeJSON(w, http.StatusOK, v)
+}
