@@ -649,3 +649,6 @@ func sync1[T any](f func() (T, error)) func() (T, error) {
 		return v, err
 	}
 }
+
+// TemplateSet returns the templates campaign data is checked against.
+func (c *Config) TemplateSet() (*templates.Set, error) { return c.templates() }
