@@ -287,7 +287,7 @@ func Create(ctx context.Context, db DBTX, n New, cfg *Config) (c *Campaign, crea
 			return nil, false, err
 		}
 	}
-	if n.ApprovedBy != "" && strings.EqualFold(strings.TrimSpace(n.ApprovedBy), n.CreatedBy) {
+	if n.ApprovedBy != "" && SameOperator(n.ApprovedBy, n.CreatedBy) {
 		return nil, false, &Error{Code: CodeApproval, Field: "approved_by", Msg: "four-eyes: the approver must differ from the creator"}
 	}
 	needs := n.Kind == GeneralMailing
@@ -411,7 +411,7 @@ func Approve(ctx context.Context, tx DBTX, id int64, actor string) (*Campaign, e
 	if c.State != StateDraft {
 		return nil, conflict(c, "approve")
 	}
-	if strings.EqualFold(actor, c.CreatedBy) {
+	if SameOperator(actor, c.CreatedBy) {
 		return nil, &Error{Code: CodeApproval, Field: "operator",
 			Msg: fmt.Sprintf("four-eyes: %s created campaign %d and cannot approve it; another operator must", actor, id)}
 	}
@@ -652,3 +652,20 @@ func sync1[T any](f func() (T, error)) func() (T, error) {
 
 // TemplateSet returns the templates campaign data is checked against.
 func (c *Config) TemplateSet() (*templates.Set, error) { return c.templates() }
+
+// SameOperator reports whether two actors are the same person for
+// four-eyes: names compare case-insensitively, and an API actor
+// "key:12/Marie Curie" is the operator "Marie Curie" whatever the key.
+func SameOperator(a, b string) bool {
+	return strings.EqualFold(operatorName(a), operatorName(b))
+}
+
+func operatorName(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "key:") {
+		if _, name, ok := strings.Cut(s, "/"); ok {
+			return strings.TrimSpace(name)
+		}
+	}
+	return s
+}

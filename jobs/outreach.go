@@ -81,8 +81,9 @@ func OutreachForLifeEvent(ctx context.Context, tx pgx.Tx, client *river.Client[p
 		return res, fmt.Errorf("life event %d: no outreach for kind %q", lifeEventID, kind)
 	}
 	key := "outreach:" + strconv.FormatInt(lifeEventID, 10)
-	day := time.Date(occurred.Year(), occurred.Month(), occurred.Day(), 10, 0, 0, 0, campaigns.Paris())
-	res.SendAt = day.Add(settings.Delay(kind))
+	// Calendar days, at 10:00 Paris time whatever the daylight saving.
+	days := int(settings.Delay(kind) / (24 * time.Hour))
+	res.SendAt = time.Date(occurred.Year(), occurred.Month(), occurred.Day()+days, 10, 0, 0, 0, campaigns.Paris())
 	if res.SendAt.Before(now) {
 		res.SendAt = now
 	}
