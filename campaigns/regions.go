@@ -52,21 +52,6 @@ func postalPrefixes(dep string) ([]string, error) {
 	return nil, fmt.Errorf("%q is not a département code (01–95, 2A, 2B, 971–976)", dep)
 }
 
-// departementOf returns the département of a French postal code, or "".
-func departementOf(postal string) string {
-	switch {
-	case len(postal) < 2:
-		return ""
-	case strings.HasPrefix(postal, "97") && len(postal) >= 3:
-		return postal[:3]
-	case strings.HasPrefix(postal, "200") || strings.HasPrefix(postal, "201"):
-		return "2A"
-	case strings.HasPrefix(postal, "20"):
-		return "2B"
-	}
-	return postal[:2]
-}
-
 func regionNames() string {
 	names := make([]string, 0, len(Regions))
 	for k := range Regions {
