@@ -425,7 +425,7 @@ func RetryCampaign(ctx context.Context, pool *pgxpool.Pool, client *river.Client
 		if err != nil {
 			return err
 		}
-		if c.State == campaigns.StateCancelled || c.State == campaigns.StateDraft || c.State == campaigns.StateApproved {
+		if c.State != campaigns.StateRunning && c.State != campaigns.StateCompleted {
 			return &campaigns.Error{Code: campaigns.CodeConflict, Field: "state", Msg: fmt.Sprintf("campaign %d is %s: cannot retry", id, c.State)}
 		}
 		rows, err := tx.Query(ctx, `
