@@ -298,14 +298,29 @@ func (d *Deps) recordBatch(ctx context.Context, items []*batchItem, single func(
 	return tx.Commit(ctx)
 }
 
-// prefixed qualifies each column of a column list with prefix. Expressions
-// such as coalesce(email, ”) are qualified inside.
+// prefixed qualifies each column of a column list with prefix; in an
+// expression such as coalesce(email, ”) the first argument is qualified.
 func prefixed(prefix, columns string) string {
-	parts := strings.Split(columns, ",")
+	var parts []string
+	depth, start := 0, 0
+	for i, c := range columns {
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, columns[start:i])
+				start = i + 1
+			}
+		}
+	}
+	parts = append(parts, columns[start:])
 	for i, p := range parts {
 		p = strings.TrimSpace(p)
-		if strings.HasPrefix(p, "coalesce(") {
-			p = "coalesce(" + prefix + strings.TrimPrefix(p, "coalesce(")
+		if open := strings.IndexByte(p, '('); open >= 0 {
+			p = p[:open+1] + prefix + p[open+1:]
 		} else {
 			p = prefix + p
 		}

@@ -28,7 +28,15 @@ func commands() []command {
 		{"serve", "run the HTTP API, the workers and the periodic jobs", runServe},
 		{"migrate", "apply database migrations (or list them: migrate status)", runMigrate},
 		{"demo", "run an end-to-end demonstration on the embedded database and the outbox", runDemo},
+		{"import", "import beneficiaries from a CSV file (import recipients FILE.csv)", runImport},
+		{"remind", "send a staff reminder to one beneficiary or an audience", runRemind},
+		{"campaign", "create, approve, start, pause, cancel, retry and follow campaigns", runCampaign},
+		{"report", "check a promise over a period (compliance report)", runReport},
+		{"evidence", "export an evidence pack for a beneficiary or a rule", runEvidence},
+		{"verify", "verify the ledger's hash chain, or an evidence pack offline", runVerify},
+		{"apikey", "create, list and revoke API keys", runAPIKey},
 		{"templates", "list, lint and preview the message templates", runTemplates},
+		{"bench", "benchmark courrier end to end against River's own throughput", runBench},
 		{"version", "print the version", func(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintln(env.Stdout, "courrier", version)
 			return nil

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/courrier-dev/courrier/compliance"
+	"github.com/courrier-dev/courrier/internal/bench"
+	"github.com/courrier-dev/courrier/internal/pglocal"
+	"github.com/courrier-dev/courrier/migrations"
+)
+
+func runBench(ctx context.Context, env *Env, args []string) error {
+	fs := env.newFlagSet("bench", "Measures courrier end to end in one process and one run, on a fresh database of\n"+
+		"its own (on the embedded server, or on the server of DATABASE_URL; dropped afterwards):\n"+
+		"  - River baseline: N no-op jobs inserted and worked with the same client settings;\n"+
+		"  - fan-out only: a general mailing's notices and deliver_batch jobs created;\n"+
+		"  - end to end email: the mailing delivered to an in-process SMTP sink, ledger recorded;\n"+
+		"  - end to end SMS: the same over an in-process Twilio-shaped HTTP sink;\n"+
+		"  - compliance: each report over the resulting ledger.\n"+
+		"Prints a table and the ratios to the River baseline; --json writes the same as JSON.")
+	n := fs.Int("recipients", 100_000, "number of synthetic beneficiaries")
+	batch := fs.Int("batch", 200, "notices per deliver_batch job")
+	fanoutBatch := fs.Int("fanout-batch", 5_000, "beneficiaries per fan-out transaction")
+	workers := fs.Int("workers", 200, "River MaxWorkers")
+	cooldown := fs.Duration("fetch-cooldown", time.Millisecond, "River FetchCooldown")
+	conns := fs.Int("smtp-connections", 8, "SMTP connections (and messages sent at once per batch)")
+	poolSize := fs.Int("pool", 40, "PostgreSQL connections")
+	phases := fs.String("phases", "river,fanout,email,sms,compliance", "phases to run, comma-separated")
+	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+	keep := fs.Bool("keep", false, "keep the benchmark database instead of dropping it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n <= 0 {
+		return fmt.Errorf("bench: --recipients must be positive")
+	}
+	logger := env.logger()
+
+	adminURL := env.Getenv("DATABASE_URL")
+	if adminURL == "" {
+		srv, err := pglocal.Start(ctx, &pglocal.Options{DataDir: env.get("COURRIER_DATA_DIR", pglocal.DefaultDataDir()), Logger: logger})
+		if err != nil {
+			return fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		defer srv.Stop()
+		adminURL = srv.URL("postgres")
+	}
+	name := fmt.Sprintf("courrier_bench_%d", time.Now().Unix())
+	admin, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return err
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return fmt.Errorf("create benchmark database (needs CREATEDB): %w", err)
+	}
+	if !*keep {
+		defer func() {
+			_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		}()
+	}
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		return err
+	}
+	u.Path = "/" + name
+	cfg, err := pgxpool.ParseConfig(u.String())
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = int32(*poolSize)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := migrations.Migrate(ctx, pool); err != nil {
+		return err
+	}
+
+	opts := bench.Options{
+		Recipients: *n, BatchSize: *batch, FanoutBatch: *fanoutBatch, Workers: *workers, FetchCooldown: *cooldown,
+		SMTPConns: *conns, Phases: strings.Split(*phases, ","), Logger: logger,
+		Compliance: func(ctx context.Context, pool *pgxpool.Pool) (map[string]float64, error) {
+			out := map[string]float64{}
+			period, err := compliance.ParsePeriod(time.Now().AddDate(-1, 0, 0).Format("2006-01-02"), time.Now().Format("2006-01-02"))
+			if err != nil {
+				return nil, err
+			}
+			for _, rule := range compliance.RuleNames() {
+				start := time.Now()
+				if _, err := compliance.Run(ctx, pool, rule, period); err != nil {
+					return nil, fmt.Errorf("%s: %w", rule, err)
+				}
+				out[rule] = time.Since(start).Seconds()
+			}
+			return out, nil
+		},
+	}
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		opts.Progress = os.Stderr
+	}
+	rep, err := bench.Run(ctx, pool, opts)
+	if err != nil {
+		return err
+	}
+	if *keep {
+		fmt.Fprintf(env.Stdout, "benchmark database kept: %s\n", name)
+	}
+	rep.Print(env.Stdout)
+	if *jsonOut != "" {
+		f, err := os.Create(*jsonOut)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := rep.WriteJSON(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/courrier-dev/courrier/internal/pgtest"
+)
+
+// TestBenchSmallRunIsCorrect runs every phase on 2,000 beneficiaries and
+// checks correctness only: every notice delivered exactly once to the sink,
+// and the ledger agrees. Speed is not asserted.
+func TestBenchSmallRunIsCorrect(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	rep, err := Run(context.Background(), pool, Options{Recipients: 2000, BatchSize: 100, FanoutBatch: 500, Workers: 50})
+	require.NoError(t, err)
+	require.Len(t, rep.Checks, 2)
+	names := map[string]Phase{}
+	for _, p := range rep.Phases {
+		names[p.Name] = p
+	}
+	for _, want := range []string{"seed beneficiaries", "river baseline (no-op jobs)", "fan-out only (notices + jobs)", "end to end email", "end to end sms"} {
+		p, ok := names[want]
+		require.True(t, ok, want)
+		require.Equal(t, 2000, p.Count, want)
+		require.Positive(t, p.PerSecond, want)
+	}
+	require.Contains(t, rep.Ratios, "end to end email")
+
+	var events int
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM delivery_events`).Scan(&events))
+	require.Equal(t, 2*2000*2+2000, events, "email: sending, sent, delivered; sms: sending, sent")
+
+	var out bytes.Buffer
+	rep.Print(&out)
+	require.Contains(t, out.String(), "end to end email")
+	out.Reset()
+	require.NoError(t, rep.WriteJSON(&out))
+	require.Contains(t, out.String(), `"ratios_to_river_baseline"`)
+}
