@@ -104,4 +104,3 @@ func runRemind(ctx context.Context, env *Env, args []string) error {
 		return jobs.RemindCommand(ctx, pool, client, env.Stdout, args)
 	})
 }
-
