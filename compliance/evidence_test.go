@@ -73,8 +73,8 @@ func TestEvidencePackRoundTrip(t *testing.T) {
 	back := roundTrip(t, pack)
 	check, err := compliance.CheckPack(back)
 	require.NoError(t, err)
-	require.Equal(t, 6, check.EventsVerified)
-	require.Equal(t, 3, check.EventsUnsealed)
+	require.Equal(t, 4, check.EventsVerified)
+	require.Equal(t, 2, check.EventsUnsealed)
 	require.Equal(t, 3, check.ContentVerified)
 	require.Positive(t, check.SealHeadsLinked)
 
@@ -93,7 +93,7 @@ func TestEvidencePackRoundTrip(t *testing.T) {
 
 	// Tampering with any proven field is caught from the pack alone.
 	tampered := roundTrip(t, pack)
-	tampered.Notices[0].Events[2].OccurredAt = tampered.Notices[0].Events[2].OccurredAt.Add(-24 * time.Hour)
+	tampered.Notices[0].Events[1].OccurredAt = tampered.Notices[0].Events[1].OccurredAt.Add(-24 * time.Hour)
 	require.ErrorIs(t, compliance.VerifyPack(tampered), compliance.ErrPackInvalid)
 
 	tampered = roundTrip(t, pack)

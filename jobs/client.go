@@ -16,6 +16,9 @@ type ClientConfig struct {
 	// MaxWorkers is the number of jobs worked at once in this process.
 	// Default 100.
 	MaxWorkers int
+	// BulkWorkers is the number of campaign batches worked at once in this
+	// process (queue "bulk"). Default 4.
+	BulkWorkers int
 	// FetchCooldown is the shortest time between two fetches of jobs.
 	// Default 20ms: River's 100ms default caps a process near 1,000 jobs/s.
 	FetchCooldown time.Duration
@@ -37,6 +40,9 @@ type ClientConfig struct {
 func NewClient(pool *pgxpool.Pool, deps *Deps, cfg ClientConfig) (*river.Client[pgx.Tx], error) {
 	if cfg.MaxWorkers == 0 {
 		cfg.MaxWorkers = 100
+	}
+	if cfg.BulkWorkers == 0 {
+		cfg.BulkWorkers = 4
 	}
 	if cfg.FetchCooldown == 0 {
 		cfg.FetchCooldown = 20 * time.Millisecond
@@ -64,6 +70,7 @@ func NewClient(pool *pgxpool.Pool, deps *Deps, cfg ClientConfig) (*river.Client[
 		FetchPollInterval: cfg.FetchPollInterval,
 		Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: cfg.MaxWorkers},
+			QueueBulk:          {MaxWorkers: cfg.BulkWorkers},
 		},
 		Workers:      workers,
 		PeriodicJobs: cfg.PeriodicJobs,

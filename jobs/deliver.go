@@ -55,6 +55,9 @@ type Deps struct {
 	Unsubscribe func(recipientID int64, kind string) string
 	Now         func() time.Time
 	Logger      *slog.Logger
+	// KeepBatchContent stores the rendered text of campaign batches in the
+	// deliveries (as the single path always does) instead of only its hash.
+	KeepBatchContent bool
 	// BatchParallelism is how many messages of a batch are sent at once.
 	// Default 8; match it to the SMTP connection pool.
 	BatchParallelism int

@@ -31,8 +31,13 @@ func (DeliverBatchArgs) Kind() string { return "deliver_batch" }
 // InsertOpts: a batch is worked once; its stragglers become single jobs
 // with their own retries.
 func (DeliverBatchArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 5, Priority: 3}
+	return river.InsertOpts{MaxAttempts: 5, Priority: 3, Queue: QueueBulk}
 }
+
+// QueueBulk is the queue of campaign batches. Its few workers each send a
+// whole batch in parallel, so it needs far fewer workers than the default
+// queue: more would only queue rendered messages for the SMTP connections.
+const QueueBulk = "bulk"
 
 // DeliverBatchWorker works DeliverBatchArgs.
 type DeliverBatchWorker struct {
@@ -198,17 +203,15 @@ func (d *Deps) prepareBatch(ctx context.Context, ids []int64, now time.Time, sin
 			attempts[i] = ledger.Attempt{NoticeID: it.notice.ID, Channel: string(it.step.Channel), Provider: it.provider,
 				Address: it.step.Address, TemplateVersion: it.rendered.Version, Content: it.content, At: now}
 		}
-		deliveryIDs, err := ledger.StartAttempts(ctx, tx, attempts)
+		deliveryIDs, err := ledger.StartAttempts(ctx, tx, attempts, d.KeepBatchContent)
 		if err != nil {
 			return nil, err
 		}
-		noticeIDs := make([]int64, len(ready))
+		// The notices stay pending: their delivery rows say sending, and a
+		// batch found again after a crash hands them to the single path,
+		// which honours the sending lease.
 		for i, it := range ready {
 			it.deliveryID = deliveryIDs[i]
-			noticeIDs[i] = it.notice.ID
-		}
-		if _, err := tx.Exec(ctx, `UPDATE notices SET state = 'sending', updated_at = $2 WHERE id = ANY($1)`, noticeIDs, now); err != nil {
-			return nil, fmt.Errorf("mark batch sending: %w", err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

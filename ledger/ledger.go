@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,11 +46,17 @@ type Content struct {
 	HTML    string `json:"html,omitempty"`
 }
 
-// Hash is the hex SHA-256 of the content's canonical JSON encoding.
+// Hash is the hex SHA-256 of the content's canonical encoding: subject,
+// text and HTML, each preceded by its length in bytes as a decimal number
+// and a colon ("7:Bonjour" …), so that no two contents share an encoding.
 func (c Content) Hash() string {
-	b, _ := json.Marshal(c)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	h := sha256.New()
+	for _, part := range []string{c.Subject, c.Text, c.HTML} {
+		h.Write(strconv.AppendInt(nil, int64(len(part)), 10))
+		h.Write([]byte{':'})
+		h.Write([]byte(part))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Delivery is one channel's attempt(s) at delivering one notice.
@@ -160,13 +167,14 @@ func Accepted(ctx context.Context, tx DBTX, deliveryID, noticeID int64, messageI
 	if err != nil {
 		return "", fmt.Errorf("record acceptance of delivery %d: %w", deliveryID, err)
 	}
-	if err := AppendEvent(ctx, tx, Event{DeliveryID: deliveryID, NoticeID: noticeID, Event: StateSent, Detail: "accepted by provider", OccurredAt: at}); err != nil {
-		return "", err
-	}
+	// Where acceptance is the final evidence, one "delivered" event says so
+	// (its detail names the evidence); otherwise "sent" waits for a receipt.
+	e := Event{DeliveryID: deliveryID, NoticeID: noticeID, Event: StateSent, Detail: "accepted by provider", OccurredAt: at}
 	if delivered {
-		if err := AppendEvent(ctx, tx, Event{DeliveryID: deliveryID, NoticeID: noticeID, Event: StateDelivered, Detail: evidence, OccurredAt: at}); err != nil {
-			return "", err
-		}
+		e.Event, e.Detail = StateDelivered, evidence
+	}
+	if err := AppendEvent(ctx, tx, e); err != nil {
+		return "", err
 	}
 	return state, nil
 }
@@ -239,17 +247,23 @@ func EventsForNotice(ctx context.Context, db DBTX, noticeID int64) ([]Event, err
 
 // StartAttempts records first attempts for many notices at once (a
 // campaign batch) and returns their delivery ids in order. The notices must
-// have no delivery yet on those channels.
-func StartAttempts(ctx context.Context, tx DBTX, attempts []Attempt) ([]int64, error) {
+// have no delivery yet on those channels. With keepContent false only the
+// content's hash is stored: the text can be reproduced from the template
+// version and the notice's data (templates.RenderVersion), and the hash
+// proves the reproduction is what was sent.
+func StartAttempts(ctx context.Context, tx DBTX, attempts []Attempt, keepContent bool) ([]int64, error) {
 	n := len(attempts)
 	noticeIDs := make([]int64, n)
 	chans, providers, addrs, versions, hashes := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	contents := make([][]byte, n)
 	var at time.Time
 	for i, a := range attempts {
-		b, err := json.Marshal(a.Content)
-		if err != nil {
-			return nil, err
+		var b []byte
+		if keepContent {
+			var err error
+			if b, err = json.Marshal(a.Content); err != nil {
+				return nil, err
+			}
 		}
 		noticeIDs[i], chans[i], providers[i], addrs[i], versions[i] = a.NoticeID, a.Channel, a.Provider, a.Address, a.TemplateVersion
 		contents[i], hashes[i] = b, a.Content.Hash()
@@ -328,11 +342,10 @@ func AcceptMany(ctx context.Context, tx DBTX, acc []Acceptance, at time.Time) er
 	}
 	if _, err := tx.Exec(ctx, `
 		INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at)
-		SELECT v.d, v.nid, e.event, CASE WHEN e.event = 'sent' THEN 'accepted by provider' ELSE v.evidence END, $5
+		SELECT v.d, v.nid, CASE WHEN v.delivered THEN 'delivered' ELSE 'sent' END,
+		       CASE WHEN v.delivered THEN v.evidence ELSE 'accepted by provider' END, $5
 		FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::text[]) AS v(d, nid, delivered, evidence)
-		CROSS JOIN LATERAL (VALUES (1, 'sent'), (2, 'delivered')) AS e(ord, event)
-		WHERE e.event = 'sent' OR v.delivered
-		ORDER BY v.d, e.ord`, dids, nids, delivered, evidence, at); err != nil {
+		ORDER BY v.d`, dids, nids, delivered, evidence, at); err != nil {
 		return fmt.Errorf("append acceptance events: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -29,7 +30,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	n := fs.Int("recipients", 100_000, "number of synthetic beneficiaries")
 	batch := fs.Int("batch", 200, "notices per deliver_batch job")
 	fanoutBatch := fs.Int("fanout-batch", 5_000, "beneficiaries per fan-out transaction")
-	workers := fs.Int("workers", 200, "River MaxWorkers")
+	workers := fs.Int("workers", 200, "River MaxWorkers of the default queue (the no-op baseline's queue)")
+	bulk := fs.Int("bulk-workers", 4, "River MaxWorkers of the bulk queue (campaign batches)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	cooldown := fs.Duration("fetch-cooldown", time.Millisecond, "River FetchCooldown")
 	conns := fs.Int("smtp-connections", 8, "SMTP connections (and messages sent at once per batch)")
 	poolSize := fs.Int("pool", 40, "PostgreSQL connections")
@@ -87,7 +90,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 
 	opts := bench.Options{
-		Recipients: *n, BatchSize: *batch, FanoutBatch: *fanoutBatch, Workers: *workers, FetchCooldown: *cooldown,
+		Recipients: *n, BatchSize: *batch, FanoutBatch: *fanoutBatch, Workers: *workers, BulkWorkers: *bulk, FetchCooldown: *cooldown,
 		SMTPConns: *conns, Phases: strings.Split(*phases, ","), Logger: logger,
 		Compliance: func(ctx context.Context, pool *pgxpool.Pool) (map[string]float64, error) {
 			out := map[string]float64{}
@@ -107,6 +110,17 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		opts.Progress = os.Stderr
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := bench.Run(ctx, pool, opts)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,8 @@ type Options struct {
 	Recipients    int           // default 100,000
 	BatchSize     int           // notices per deliver_batch job (default 200)
 	FanoutBatch   int           // recipients per fan-out transaction (default 5,000)
-	Workers       int           // River MaxWorkers (default 200)
+	Workers       int           // River MaxWorkers of the default queue (default 200)
+	BulkWorkers   int           // River MaxWorkers of the bulk queue (default 4)
 	FetchCooldown time.Duration // default 1ms
 	SMTPConns     int           // SMTP connections (default 8)
 	Phases        []string      // subset of river, fanout, email, sms, compliance (default all)
@@ -55,6 +57,9 @@ func (o *Options) defaults() {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 200
+	}
+	if o.BulkWorkers <= 0 {
+		o.BulkWorkers = 4
 	}
 	if o.FetchCooldown <= 0 {
 		o.FetchCooldown = time.Millisecond
@@ -113,7 +118,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 		Machine:   fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version()),
 		Settings: map[string]string{
 			"recipients": strconv.Itoa(opts.Recipients), "batch_size": strconv.Itoa(opts.BatchSize),
-			"fanout_batch": strconv.Itoa(opts.FanoutBatch), "max_workers": strconv.Itoa(opts.Workers),
+			"fanout_batch": strconv.Itoa(opts.FanoutBatch), "max_workers": strconv.Itoa(opts.Workers), "bulk_workers": strconv.Itoa(opts.BulkWorkers),
 			"fetch_cooldown": opts.FetchCooldown.String(), "smtp_connections": strconv.Itoa(opts.SMTPConns),
 			"pool_max_conns": strconv.Itoa(int(pool.Config().MaxConns)),
 		},
@@ -241,8 +246,11 @@ func (b *runner) riverConfig(workers *river.Workers) *river.Config {
 		Logger:            quiet(b.opts.Logger),
 		FetchCooldown:     b.opts.FetchCooldown,
 		FetchPollInterval: 50 * time.Millisecond,
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: b.opts.Workers}},
-		Workers:           workers,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: b.opts.Workers},
+			jobs.QueueBulk:     {MaxWorkers: b.opts.BulkWorkers},
+		},
+		Workers: workers,
 	}
 }
 
@@ -584,7 +592,7 @@ func peakRSSMB() float64 {
 
 // resetPeakRSS starts a new peak RSS measurement (Linux clear_refs).
 func resetPeakRSS() {
-	runtime.GC()
+	debug.FreeOSMemory()
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
