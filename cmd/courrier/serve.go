@@ -192,6 +192,8 @@ func basicAsBearer(h http.Handler) http.Handler {
 			r.Header.Set("Authorization", "Bearer "+pass)
 		} else if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
 			w.Header().Set("WWW-Authenticate", `Basic realm="courrier admin (password: an admin API key)"`)
+			http.Error(w, "an admin API key is required (as the password)", http.StatusUnauthorized)
+			return
 		}
 		h.ServeHTTP(w, r)
 	})
