@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -94,7 +95,12 @@ type Phase struct {
 	P99Millis float64 `json:"p99_enqueue_to_sent_ms,omitempty"`
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	DBSizeMB  float64 `json:"db_size_mb"`
-	Note      string  `json:"note,omitempty"`
+	// CPU time spent during the phase, in microseconds per item: by this
+	// process (courrier and the in-process sinks) and by the rest of the
+	// machine (PostgreSQL, mostly).
+	CPUSelfMicros  float64 `json:"cpu_self_us_per_item,omitempty"`
+	CPUOtherMicros float64 `json:"cpu_other_us_per_item,omitempty"`
+	Note           string  `json:"note,omitempty"`
 }
 
 // Report is the outcome of a run.
@@ -167,10 +173,47 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 }
 
 type runner struct {
-	pool *pgxpool.Pool
-	opts Options
-	rep  *Report
+	pool     *pgxpool.Pool
+	opts     Options
+	rep      *Report
+	cpuStart cpuSample // taken at the start of the current phase
 }
+
+// cpuSample is the machine's busy CPU time and this process's CPU time.
+type cpuSample struct {
+	busy, self time.Duration
+	ok         bool
+}
+
+// readCPU reads /proc/stat (all CPUs, busy = everything but idle and
+// iowait) and this process's rusage.
+func readCPU() cpuSample {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuSample{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return cpuSample{}
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return cpuSample{}
+	}
+	self := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return cpuSample{busy: time.Duration(busy) * 10 * time.Millisecond, self: self, ok: true} // USER_HZ = 100
+}
+
+// startPhase marks the start of a measured phase.
+func (b *runner) startPhase() { b.cpuStart = readCPU() }
 
 func (b *runner) phase(name string) *Phase {
 	for i := range b.rep.Phases {
@@ -197,6 +240,13 @@ func (b *runner) record(ctx context.Context, p Phase) {
 	if p.Seconds > 0 {
 		p.PerSecond = float64(p.Count) / p.Seconds
 	}
+	if b.cpuStart.ok && p.Count > 0 {
+		now := readCPU()
+		self := now.self - b.cpuStart.self
+		other := (now.busy - b.cpuStart.busy) - self
+		p.CPUSelfMicros = self.Seconds() * 1e6 / float64(p.Count)
+		p.CPUOtherMicros = max(0, other.Seconds()*1e6/float64(p.Count))
+	}
 	p.PeakRSSMB = peakRSSMB()
 	var size int64
 	_ = b.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&size)
@@ -206,6 +256,7 @@ func (b *runner) record(ctx context.Context, p Phase) {
 
 // seedRecipients creates N beneficiaries with an email and a mobile.
 func (b *runner) seedRecipients(ctx context.Context) error {
+	b.startPhase()
 	start := time.Now()
 	const chunk = 50_000
 	for from := 1; from <= b.opts.Recipients; from += chunk {
@@ -264,6 +315,7 @@ func (b *runner) riverBaseline(ctx context.Context) error {
 		return err
 	}
 	n := b.opts.Recipients
+	b.startPhase()
 	start := time.Now()
 	params := make([]river.InsertManyParams, 0, 10_000)
 	for done := 0; done < n; {
@@ -292,6 +344,7 @@ func (b *runner) riverBaseline(ctx context.Context) error {
 			}
 		}
 	}()
+	b.startPhase()
 	start = time.Now()
 	if err := client.Start(ctx); err != nil {
 		return err
@@ -421,6 +474,7 @@ func (b *runner) fanoutOnly(ctx context.Context) error {
 		_ = client.Stop(stopCtx)
 	}()
 	resetPeakRSS()
+	b.startPhase()
 	start := time.Now()
 	id, err := b.startCampaign(ctx, client, generalMailing, tpl)
 	if err != nil {
@@ -506,6 +560,7 @@ func (b *runner) endToEnd(ctx context.Context, channel string) error {
 	}
 	n := b.opts.Recipients
 	resetPeakRSS()
+	b.startPhase()
 	start := time.Now()
 	id, err := b.startCampaign(ctx, client, m, deps.Templates)
 	if err != nil {
@@ -528,6 +583,15 @@ func (b *runner) endToEnd(ctx context.Context, channel string) error {
 			if recorded == n {
 				break
 			}
+		}
+		// A job that failed means the run cannot finish: say why instead of waiting.
+		var failure string
+		if err := b.pool.QueryRow(ctx, `SELECT coalesce((SELECT kind || ': ' || (errors[array_length(errors, 1)] ->> 'error')
+			FROM river_job WHERE kind IN ('fanout', 'deliver_batch', 'deliver') AND errors IS NOT NULL LIMIT 1), '')`).Scan(&failure); err != nil {
+			return err
+		}
+		if failure != "" {
+			return fmt.Errorf("a job failed: %s", failure)
 		}
 		b.progress("end to end %s: %d/%d accepted by the sink, %.1fs", channel, sink(), n, time.Since(start).Seconds())
 	}

@@ -8,7 +8,6 @@
 package pglocal
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -60,6 +59,7 @@ type Server struct {
 	exitErr   error
 	logger    *slog.Logger
 	logPath   string
+	shared    bool // started by another process: Stop leaves it running
 }
 
 // SuperUser is the name of the cluster's superuser.
@@ -178,8 +178,22 @@ func Start(ctx context.Context, opts *Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	if err := clearStalePID(dataDir, logger); err != nil {
+	if running, err := clearStalePID(dataDir, logger); err != nil {
 		return nil, err
+	} else if running != nil {
+		// Another courrier process (say, serve) already runs this cluster:
+		// share it rather than fail. Stop leaves it running.
+		s := &Server{dataDir: dataDir, socketDir: running.socketDir, port: running.port, shared: true, logger: logger}
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(cctx, s.URL("postgres"))
+		if err != nil {
+			return nil, fmt.Errorf("a PostgreSQL server (pid %d) already runs on %s but does not answer on %s: %w",
+				running.pid, dataDir, running.socketDir, err)
+		}
+		_ = conn.Close(ctx)
+		logger.Info("using the private PostgreSQL already running", "dir", dataDir, "pid", running.pid)
+		return s, nil
 	}
 	SweepSocketDirs()
 
@@ -291,7 +305,7 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 // Stop shuts the server down (fast shutdown: open sessions are ended,
 // committed data is safe) and removes the socket directory.
 func (s *Server) Stop() error {
-	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+	if s == nil || s.shared || s.cmd == nil || s.cmd.Process == nil {
 		return nil
 	}
 	defer os.RemoveAll(s.socketDir)
@@ -358,24 +372,40 @@ func initdb(ctx context.Context, binDir, dataDir string, cred *syscall.Credentia
 	return nil
 }
 
+// liveServer describes a server already running on a data directory.
+type liveServer struct {
+	pid       int
+	port      int
+	socketDir string
+}
+
 // clearStalePID removes a postmaster.pid left by a server that is no longer
-// running. A live server on the same data directory is an error.
-func clearStalePID(dataDir string, logger *slog.Logger) error {
+// running. For a live server it returns where to reach it.
+func clearStalePID(dataDir string, logger *slog.Logger) (*liveServer, error) {
 	pidFile := filepath.Join(dataDir, "postmaster.pid")
-	f, err := os.Open(pidFile)
+	b, err := os.ReadFile(pidFile)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	} else if err != nil {
-		return err
+		return nil, err
 	}
-	line, _ := bufio.NewReader(f).ReadString('\n')
-	f.Close()
-	pid, _ := strconv.Atoi(strings.TrimSpace(line))
+	// postmaster.pid: pid, data directory, start time, port, socket
+	// directory, listen address, shared memory key, status.
+	lines := strings.Split(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(lines[0]))
 	if pid > 0 && processIsPostgres(pid) {
-		return fmt.Errorf("a PostgreSQL server (pid %d) is already running on %s: stop it, or use another data directory", pid, dataDir)
+		live := &liveServer{pid: pid}
+		if len(lines) > 4 {
+			live.port, _ = strconv.Atoi(strings.TrimSpace(lines[3]))
+			live.socketDir = strings.TrimSpace(lines[4])
+		}
+		if live.port == 0 || live.socketDir == "" {
+			return nil, fmt.Errorf("a PostgreSQL server (pid %d) is already running on %s: stop it, or use another data directory", pid, dataDir)
+		}
+		return live, nil
 	}
 	logger.Warn("removing stale postmaster.pid", "dir", dataDir, "pid", pid)
-	return os.Remove(pidFile)
+	return nil, os.Remove(pidFile)
 }
 
 func processIsPostgres(pid int) bool {

@@ -82,16 +82,26 @@ func TestStalePIDFileRecovered(t *testing.T) {
 	require.NoError(t, conn.Close(ctx))
 }
 
-func TestSecondServerOnSameDataDirRefused(t *testing.T) {
+func TestSecondStartSharesTheRunningServer(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dataDir := filepath.Join(testDir(t), "data")
 	srv, err := Start(ctx, &Options{DataDir: dataDir, Settings: map[string]string{"fsync": "off"}})
 	require.NoError(t, err)
 	defer srv.Stop()
-	_, err = Start(ctx, &Options{DataDir: dataDir})
-	require.Error(t, err)
-	require.Contains(t, err.Error(), "already running")
+
+	// A second courrier command on the same data directory (say, apikey
+	// while serve runs) uses the running server...
+	second, err := Start(ctx, &Options{DataDir: dataDir})
+	require.NoError(t, err)
+	conn, err := pgx.Connect(ctx, second.URL("postgres"))
+	require.NoError(t, err)
+	require.NoError(t, conn.Close(ctx))
+	// ...and leaves it running when it is done.
+	require.NoError(t, second.Stop())
+	conn, err = pgx.Connect(ctx, srv.URL("postgres"))
+	require.NoError(t, err)
+	require.NoError(t, conn.Close(ctx))
 }
 
 func TestMissingBinariesSaysWhatToDo(t *testing.T) {
