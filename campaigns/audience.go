@@ -37,6 +37,9 @@ type Audience struct {
 	RightsOpened *RightsFilter `json:"rights_opened,omitempty" yaml:"rights_opened,omitempty"`
 	// NotContacted: no delivered notice of this kind since a date.
 	NotContacted *NotContactedFilter `json:"not_contacted,omitempty" yaml:"not_contacted,omitempty"`
+	// RefPrefix: the beneficiary number starts with this prefix (e.g. a
+	// test population, or the demo's "DEMO").
+	RefPrefix string `json:"ref_prefix,omitempty" yaml:"ref_prefix,omitempty"`
 	// IncludeInactive also targets inactive beneficiaries.
 	IncludeInactive bool `json:"include_inactive,omitempty" yaml:"include_inactive,omitempty"`
 }
@@ -187,6 +190,14 @@ func (a *Audience) Compile(base int) (*Compiled, error) {
 	b := &builder{base: base, c: c}
 	if !a.IncludeInactive {
 		b.conds = append(b.conds, "r.active")
+	}
+	if a.RefPrefix != "" {
+		prefix := strings.TrimSpace(a.RefPrefix)
+		if prefix == "" || strings.ContainsAny(prefix, "%_\\") {
+			return nil, filterErr("ref_prefix", "must be a plain beneficiary-number prefix (no %%, _ or \\)")
+		}
+		p := b.arg(prefix + "%")
+		b.add("r.ref LIKE "+p, "'ref prefix ' || "+p+"::text", "beneficiary number starts with "+prefix)
 	}
 	if len(a.Benefits) > 0 {
 		list, err := cleanList("benefits", a.Benefits, true)

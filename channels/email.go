@@ -333,6 +333,15 @@ func (e *SMTP) Send(ctx context.Context, msg Message) (Receipt, error) {
 
 // build turns msg into a go-mail message and its Message-ID (without <>).
 func (e *SMTP) build(msg Message) (*mail.Msg, string, error) {
+	return buildMIME(e.from, e.replyTo, e.domain, msg)
+}
+
+// buildMIME builds the MIME message for msg, as sent and as written to the
+// outbox: multipart/alternative with a plain-text and an HTML part, UTF-8
+// quoted-printable, Content-Language fr, a Message-ID derived from the
+// notice and delivery ids, and the RFC 8058 one-click unsubscribe headers
+// when msg carries an unsubscribe URL.
+func buildMIME(from, replyTo *netmail.Address, domain string, msg Message) (*mail.Msg, string, error) {
 	if msg.To == "" {
 		return nil, "", PermanentError("invalid_message", "email has no recipient address")
 	}
@@ -341,11 +350,11 @@ func (e *SMTP) build(msg Message) (*mail.Msg, string, error) {
 		return nil, "", PermanentError("invalid_message", "email for delivery %d has no plain-text part", msg.DeliveryID)
 	}
 	m := mail.NewMsg(mail.WithCharset(mail.CharsetUTF8), mail.WithEncoding(mail.EncodingQP))
-	if err := m.FromFormat(e.from.Name, e.from.Address); err != nil {
+	if err := m.FromFormat(from.Name, from.Address); err != nil {
 		return nil, "", PermanentError("invalid_message", "from address: %v", err)
 	}
-	if e.replyTo != nil {
-		if err := m.ReplyToFormat(e.replyTo.Name, e.replyTo.Address); err != nil {
+	if replyTo != nil {
+		if err := m.ReplyToFormat(replyTo.Name, replyTo.Address); err != nil {
 			return nil, "", PermanentError("invalid_message", "reply-to address: %v", err)
 		}
 	}
@@ -355,7 +364,7 @@ func (e *SMTP) build(msg Message) (*mail.Msg, string, error) {
 		ce.AddressRejected = true
 		return nil, "", ce
 	}
-	id := fmt.Sprintf("n%d.d%d@%s", msg.NoticeID, msg.DeliveryID, e.domain)
+	id := fmt.Sprintf("n%d.d%d@%s", msg.NoticeID, msg.DeliveryID, domain)
 	m.SetMessageIDWithValue(id)
 	m.SetDate()
 	m.Subject(msg.Subject)

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	netmail "net/mail"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
-
-	"github.com/wneessen/go-mail"
 )
 
 // Outbox is the development channel: instead of leaving the building, each
@@ -30,6 +30,9 @@ func NewOutbox(dir, from string) (*Outbox, error) {
 	}
 	if from == "" {
 		from = "Caf <ne-pas-repondre@caf.example.fr>"
+	}
+	if _, err := netmail.ParseAddress(from); err != nil {
+		return nil, fmt.Errorf("outbox: from address %q: %w", from, err)
 	}
 	return &Outbox{Dir: dir, From: from}, nil
 }
@@ -69,7 +72,11 @@ func (o *Outbox) Send(ctx context.Context, msg Message) (Receipt, error) {
 }
 
 func (o *Outbox) writeEmail(path string, msg Message) error {
-	m, err := BuildEmail(o.From, "", msg)
+	from, err := netmail.ParseAddress(o.From)
+	if err != nil {
+		return PermanentError("invalid_message", "outbox from address: %v", err)
+	}
+	m, _, err := buildMIME(from, nil, from.Address[strings.LastIndexByte(from.Address, '@')+1:], msg)
 	if err != nil {
 		return err
 	}
@@ -78,56 +85,6 @@ func (o *Outbox) writeEmail(path string, msg Message) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// BuildEmail builds the MIME message for msg: multipart/alternative with a
-// plain-text and an HTML part, Content-Language fr, a Message-ID derived from
-// the notice and delivery ids, and the RFC 8058 one-click unsubscribe headers
-// when msg carries an unsubscribe URL.
-func BuildEmail(from, replyTo string, msg Message) (*mail.Msg, error) {
-	m := mail.NewMsg(mail.WithEncoding(mail.EncodingQP), mail.WithCharset(mail.CharsetUTF8))
-	if err := m.From(from); err != nil {
-		return nil, PermanentError("", "from address: %v", err)
-	}
-	if replyTo != "" {
-		if err := m.ReplyTo(replyTo); err != nil {
-			return nil, PermanentError("", "reply-to address: %v", err)
-		}
-	}
-	if err := m.AddToFormat(msg.ToName, msg.To); err != nil {
-		return nil, &Error{Class: Permanent, Msg: "invalid recipient address", AddressRejected: true, Err: err}
-	}
-	m.Subject(msg.Subject)
-	m.SetMessageIDWithValue(fmt.Sprintf("n%d.d%d@%s", msg.NoticeID, msg.DeliveryID, domainOf(m)))
-	m.SetDate()
-	m.SetGenHeader(mail.HeaderContentLang, "fr")
-	if msg.UnsubscribeURL != "" {
-		if err := m.SetListUnsubscribeOneClick(msg.UnsubscribeURL); err != nil {
-			return nil, PermanentError("", "unsubscribe URL: %v", err)
-		}
-	}
-	m.SetBodyString(mail.TypeTextPlain, msg.Text)
-	if msg.HTML != "" {
-		m.AddAlternativeString(mail.TypeTextHTML, msg.HTML)
-	}
-	return m, nil
-}
-
-func domainOf(m *mail.Msg) string {
-	from := m.GetFromString()
-	if len(from) > 0 {
-		s := from[0]
-		for i := len(s) - 1; i >= 0; i-- {
-			if s[i] == '@' {
-				d := s[i+1:]
-				if n := len(d); n > 0 && d[n-1] == '>' {
-					d = d[:n-1]
-				}
-				return d
-			}
-		}
-	}
-	return "courrier.local"
 }
 
 func writeFileAtomic(path string, b []byte) error {

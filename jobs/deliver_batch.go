@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
+	"github.com/courrier-dev/courrier/campaigns"
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/ledger"
 	"github.com/courrier-dev/courrier/notices"
@@ -55,12 +57,21 @@ func (w *DeliverBatchWorker) Work(ctx context.Context, job *river.Job[DeliverBat
 	if err != nil {
 		return err
 	}
-	if len(spill) == 0 {
-		return nil
+	if len(spill) > 0 {
+		client := river.ClientFromContext[pgx.Tx](ctx)
+		if _, err := client.InsertMany(context.WithoutCancel(ctx), spill); err != nil {
+			return fmt.Errorf("hand %d notices to single deliver jobs: %w", len(spill), err)
+		}
 	}
-	client := river.ClientFromContext[pgx.Tx](ctx)
-	if _, err := client.InsertMany(context.WithoutCancel(ctx), spill); err != nil {
-		return fmt.Errorf("hand %d notices to single deliver jobs: %w", len(spill), err)
+	// The campaign's last batch completes it (the calendar pass catches
+	// campaigns whose last notices went through single jobs).
+	var meta struct {
+		CampaignID int64 `json:"campaign_id"`
+	}
+	if json.Unmarshal(job.Metadata, &meta) == nil && meta.CampaignID != 0 {
+		if _, err := campaigns.CompleteIfDone(context.WithoutCancel(ctx), w.Deps.Pool, meta.CampaignID); err != nil {
+			return fmt.Errorf("complete campaign %d: %w", meta.CampaignID, err)
+		}
 	}
 	return nil
 }

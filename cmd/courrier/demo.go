@@ -10,10 +10,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
+	"github.com/courrier-dev/courrier/campaigns"
 	"github.com/courrier-dev/courrier/jobs"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
+	"github.com/courrier-dev/courrier/requests"
 	"github.com/courrier-dev/courrier/templates"
 )
 
@@ -61,7 +64,10 @@ type demoRow struct {
 // demo seeds beneficiaries and notices, works them to completion and
 // returns the summary of every demo notice.
 func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog.Logger, timeout time.Duration) (*demoSummary, error) {
-	client, err := jobs.NewClient(pool, deps, jobs.ClientConfig{Logger: quietRiver(logger)})
+	campaignCfg := &campaigns.Config{Templates: deps.Templates}
+	client, err := jobs.NewClient(pool, deps, jobs.ClientConfig{Logger: quietRiver(logger), Extra: func(w *river.Workers) error {
+		return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Config: campaignCfg, Calendar: &campaigns.Calendar{}, Logger: logger})
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -85,34 +91,41 @@ func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog
 		ids[i] = id
 	}
 	sum.Beneficiaries = len(people)
+	var before int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM notices WHERE recipient_id = ANY($1)`, ids).Scan(&before); err != nil {
+		return nil, err
+	}
 
+	// What upstream systems would post: rights opened for a third of the
+	// beneficiaries, and two online requests, each acknowledged.
+	now := time.Now()
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		add := func(n notices.New) error {
-			_, created, err := jobs.EnqueueNotice(ctx, tx, client, n, nil)
-			if created {
-				sum.Created++
-			}
-			return err
-		}
 		for i, p := range people {
-			if i%3 == 0 {
-				if err := add(notices.New{RecipientID: ids[i], Kind: notices.RightsOpened, IdempotencyKey: "demo:rights:" + p.Ref,
-					Data: templates.SampleData(string(notices.RightsOpened)), CreatedBy: "demo"}); err != nil {
-					return err
-				}
+			if i%3 != 0 {
+				continue
 			}
-			if err := add(notices.New{RecipientID: ids[i], Kind: notices.GeneralInformation, IdempotencyKey: "demo:general:2026-3:" + p.Ref,
-				Data: templates.SampleData(string(notices.GeneralInformation)), CreatedBy: "demo"}); err != nil {
-				return err
+			amount := int64(14199 + 1000*i)
+			if _, err := jobs.RecordRightsEvent(ctx, tx, client, jobs.RightsEvent{
+				ExternalID: "demo-rights-" + p.Ref, RecipientID: ids[i], Event: "opened", Benefit: "AF",
+				AmountCents: &amount, EffectiveOn: time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0),
+				CreatedBy: "demo",
+			}); err != nil {
+				return fmt.Errorf("demo rights event: %w", err)
 			}
 		}
 		for i, ref := range []string{"DEMO-REQ-0001", "DEMO-REQ-0002"} {
-			data := templates.SampleData(string(notices.RequestAcknowledgement))
-			data["request_ref"] = ref
-			due := time.Now().Add(5 * 24 * time.Hour)
-			if err := add(notices.New{RecipientID: ids[i+1], Kind: notices.RequestAcknowledgement, IdempotencyKey: "demo:ack:" + ref,
-				Data: data, DueBy: &due, CreatedBy: "demo"}); err != nil {
+			var seen bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM requests WHERE external_id = $1)`, ref).Scan(&seen); err != nil {
 				return err
+			}
+			if seen { // received by an earlier run
+				continue
+			}
+			if _, err := jobs.ReceiveRequest(ctx, tx, client, requests.New{
+				ExternalID: ref, RecipientID: ids[i+1], Kind: "change_of_situation", Channel: "online",
+				ReceivedAt: now.Add(-time.Duration(i+1) * time.Hour), CreatedBy: "demo",
+			}, "", requests.Settings{}, false, now); err != nil {
+				return fmt.Errorf("demo request: %w", err)
 			}
 		}
 		return nil
@@ -121,10 +134,46 @@ func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog
 		return nil, err
 	}
 
+	// The general mailing, as operators run it: created by one, approved by
+	// another (four-eyes), started; its fan-out makes the notices.
+	c, created, err := campaigns.Create(ctx, pool, campaigns.New{
+		Name: "Lettre d'information — démonstration", Kind: campaigns.GeneralMailing, NoticeKind: notices.GeneralInformation,
+		Data: templates.SampleData(string(notices.GeneralInformation)), CalendarKey: "demo:general-mailing",
+		Audience: campaigns.Audience{RefPrefix: "DEMO"}, CreatedBy: "demo-operator-1", ApprovedBy: "demo-operator-2", Reason: "demo",
+	}, campaignCfg)
+	if err != nil {
+		return nil, fmt.Errorf("demo campaign: %w", err)
+	}
+	if created {
+		if _, err := jobs.StartCampaign(ctx, pool, client, c.ID, "demo-operator-1", campaignCfg); err != nil {
+			return nil, fmt.Errorf("demo campaign: %w", err)
+		}
+	}
+	// Wait for the fan-out to have made its notices before counting.
+	for {
+		var done bool
+		if err := pool.QueryRow(ctx, `SELECT fanout_done_at IS NOT NULL FROM campaigns WHERE id = $1`, c.ID).Scan(&done); err != nil {
+			return nil, err
+		}
+		if done {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	var after int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM notices WHERE recipient_id = ANY($1)`, ids).Scan(&after); err != nil {
+		return nil, err
+	}
+	sum.Created = after - before
+
 	deadline := time.Now().Add(timeout)
 	for {
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM notices
-			WHERE idempotency_key LIKE 'demo:%' AND state NOT IN ('delivered', 'failed', 'no_route', 'cancelled')`).Scan(&sum.Pending); err != nil {
+			WHERE recipient_id = ANY($1) AND state NOT IN ('delivered', 'failed', 'no_route', 'cancelled')`, ids).Scan(&sum.Pending); err != nil {
 			return nil, err
 		}
 		if sum.Pending == 0 {
@@ -141,7 +190,7 @@ func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog
 	}
 
 	rows, err := pool.Query(ctx, `SELECT kind, CASE WHEN channel = '' THEN '-' ELSE channel END, state, count(*)
-		FROM notices WHERE idempotency_key LIKE 'demo:%' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`)
+		FROM notices WHERE recipient_id = ANY($1) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,9 @@ func TestDemoEndToEndAndIdempotent(t *testing.T) {
 	outbox := t.TempDir()
 	env, out := testEnv(t, map[string]string{"COURRIER_OUTBOX": outbox})
 	ctx := context.Background()
+	// A real beneficiary already in the database gets nothing from the demo.
+	_, err := env.Pool.Exec(ctx, `INSERT INTO recipients (ref, email) VALUES ('7000001', 'vrai@exemple.fr')`)
+	require.NoError(t, err)
 
 	require.NoError(t, Main(ctx, env, []string{"demo"}))
 	text := out.String()
@@ -40,7 +43,7 @@ func TestDemoEndToEndAndIdempotent(t *testing.T) {
 	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state NOT IN ('delivered','failed','no_route','cancelled')),
 		count(*) FILTER (WHERE state = 'delivered'), count(*) FROM notices`).Scan(&open, &delivered, &total))
 	require.Zero(t, open)
-	require.Equal(t, 69, total)
+	require.Equal(t, 69, total, "17 rights notices, 50 general mailings, 2 acknowledgements")
 	require.Equal(t, 69, delivered)
 	// Beneficiaries with neither email nor mobile got letters; some got SMS.
 	for _, sub := range []string{"email", "sms", "letter"} {
@@ -53,6 +56,12 @@ func TestDemoEndToEndAndIdempotent(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(outbox, "email", "*.eml"))
 	require.Len(t, files, emails, "one .eml file per notice delivered by email")
 	require.Contains(t, text, "general_information")
+	var acknowledged int
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM requests WHERE state = 'acknowledged'`).Scan(&acknowledged))
+	require.Equal(t, 2, acknowledged, "the requests are acknowledged once their notices are delivered")
+	var campaignState string
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT state FROM campaigns`).Scan(&campaignState))
+	require.Equal(t, "completed", campaignState)
 	require.Contains(t, text, "total                                        69")
 
 	// A second run creates nothing and sends nothing more.
