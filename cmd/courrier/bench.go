@@ -21,6 +21,7 @@ import (
 func runBench(ctx context.Context, env *Env, args []string) error {
 	fs := env.newFlagSet("bench", "Measures courrier end to end in one process and one run, on a fresh database of\n"+
 		"its own (on the embedded server, or on the server of DATABASE_URL; dropped afterwards):\n"+
+		"  - import: N beneficiaries imported from a French-spreadsheet CSV file;\n"+
 		"  - River baseline: N no-op jobs inserted and worked with the same client settings;\n"+
 		"  - fan-out only: a general mailing's notices and deliver_batch jobs created;\n"+
 		"  - end to end email: the mailing delivered to an in-process SMTP sink, ledger recorded;\n"+
@@ -36,7 +37,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	cooldown := fs.Duration("fetch-cooldown", time.Millisecond, "River FetchCooldown")
 	conns := fs.Int("smtp-connections", 8, "SMTP connections (and messages sent at once per batch)")
 	poolSize := fs.Int("pool", 40, "PostgreSQL connections")
-	phases := fs.String("phases", "river,fanout,email,sms,compliance", "phases to run, comma-separated")
+	phases := fs.String("phases", "import,river,fanout,email,sms,compliance", "phases to run, comma-separated")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	keep := fs.Bool("keep", false, "keep the benchmark database instead of dropping it")
 	if err := fs.Parse(args); err != nil {

@@ -5,6 +5,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/jobs"
 	"github.com/courrier-dev/courrier/notices"
+	"github.com/courrier-dev/courrier/recipients"
 	"github.com/courrier-dev/courrier/templates"
 )
 
@@ -38,7 +40,7 @@ type Options struct {
 	BulkWorkers   int           // River MaxWorkers of the bulk queue (default 4)
 	FetchCooldown time.Duration // default 1ms
 	SMTPConns     int           // SMTP connections (default 8)
-	Phases        []string      // subset of river, fanout, email, sms, compliance (default all)
+	Phases        []string      // subset of import, river, fanout, email, sms, compliance (default all)
 	Progress      io.Writer     // progress lines (nil: none)
 	Logger        *slog.Logger
 	// Compliance, when set, runs each compliance report over the ledger and
@@ -69,7 +71,7 @@ func (o *Options) defaults() {
 		o.SMTPConns = 8
 	}
 	if len(o.Phases) == 0 {
-		o.Phases = []string{"river", "fanout", "email", "sms", "compliance"}
+		o.Phases = []string{"import", "river", "fanout", "email", "sms", "compliance"}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -134,6 +136,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 
 	if err := b.seedRecipients(ctx); err != nil {
 		return nil, err
+	}
+	if opts.wants("import") {
+		if err := b.importCSV(ctx); err != nil {
+			return nil, fmt.Errorf("import: %w", err)
+		}
 	}
 	if opts.wants("river") {
 		if err := b.riverBaseline(ctx); err != nil {
@@ -279,6 +286,36 @@ func (b *runner) seedRecipients(ctx context.Context) error {
 	}
 	b.record(ctx, Phase{Name: "seed beneficiaries", Count: b.opts.Recipients, Seconds: time.Since(start).Seconds()})
 	return nil
+}
+
+// importCSV imports N new beneficiaries from a CSV file as a French
+// spreadsheet exports it (BOM, ";" separator, French headers), through the
+// same code as `courrier import recipients`, then removes them.
+func (b *runner) importCSV(ctx context.Context) error {
+	n := b.opts.Recipients
+	pr, pw := io.Pipe()
+	go func() {
+		w := bufio.NewWriterSize(pw, 64<<10)
+		w.WriteString("\ufeffnumero_allocataire;civilite;prenom;nom;email;telephone;adresse;code_postal;ville;prestations\n")
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(w, "I%09d;Mme;Élodie;Lefèbvre-%d;elodie.%d@exemple.fr;06 %02d %02d %02d %02d;%d rue de la République;69003;Lyon;AF|APL\n",
+				i, i, i, i/1000000%100, i/10000%100, i/100%100, i%100, i%200+1)
+		}
+		pw.CloseWithError(w.Flush())
+	}()
+	b.startPhase()
+	start := time.Now()
+	sum, err := recipients.Import(ctx, b.pool, pr, recipients.ImportOpts{Actor: "bench"})
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	if sum.Inserted != n || sum.Rejected != 0 {
+		return fmt.Errorf("imported %d of %d rows (%d rejected)", sum.Inserted, n, sum.Rejected)
+	}
+	b.record(ctx, Phase{Name: "CSV import (new beneficiaries)", Count: n, Seconds: secs})
+	_, err = b.pool.Exec(ctx, "DELETE FROM recipients WHERE ref LIKE 'I%'")
+	return err
 }
 
 // noopArgs is the River baseline's job.
