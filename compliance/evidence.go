@@ -26,7 +26,7 @@ const PackEncoding = `hash = SHA-256(prev_hash || encoding), prev_hash of positi
 	`encoding = JSON object without whitespace, keys in this order: id, delivery_id, notice_id, event, ` +
 	`provider_status, error_code, detail, occurred_at, recorded_at; times in UTC, RFC 3339 with trailing ` +
 	`fractional zeros trimmed; strings escaped as JSON without HTML escaping. ` +
-	`content_hash = hex SHA-256 of the JSON {"subject","text","html"} (empty ones omitted, HTML-escaped as Go's encoding/json).`
+	`content_hash = hex SHA-256 of subject, text and html in that order, each preceded by its length in bytes in decimal and a colon (e.g. "7:Bonjour0:…").`
 
 // Pack is an evidence pack: every notice in scope with its deliveries
 // (content or, after retention, only its hash; masked address), every ledger
