@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/courrier-dev/courrier/ledger"
+	"github.com/courrier-dev/courrier/templates"
 )
 
 // PackFormat names the layout of a Pack; it changes if the layout does.
@@ -66,21 +67,25 @@ type PackNotice struct {
 
 // PackDelivery is one channel's delivery of a notice.
 type PackDelivery struct {
-	ID                int64           `json:"id"`
-	Channel           string          `json:"channel"`
-	Provider          string          `json:"provider"`
-	Address           string          `json:"address_masked"`
-	TemplateVersion   string          `json:"template_version"`
-	ContentHash       string          `json:"content_hash"`
-	Content           *ledger.Content `json:"content,omitempty"` // nil once purged
-	Purged            bool            `json:"content_purged"`
-	ProviderMessageID string          `json:"provider_message_id,omitempty"`
-	State             string          `json:"state"`
-	Attempt           int             `json:"attempt"`
-	ErrorCode         string          `json:"error_code,omitempty"`
-	CreatedAt         time.Time       `json:"created_at"`
-	SentAt            *time.Time      `json:"sent_at,omitempty"`
-	FinalAt           *time.Time      `json:"final_at,omitempty"`
+	ID              int64           `json:"id"`
+	Channel         string          `json:"channel"`
+	Provider        string          `json:"provider"`
+	Address         string          `json:"address_masked"`
+	TemplateVersion string          `json:"template_version"`
+	ContentHash     string          `json:"content_hash"`
+	Content         *ledger.Content `json:"content,omitempty"` // nil once purged
+	Purged          bool            `json:"content_purged"`
+	// Reproduced: the content was not stored (campaign batches keep only
+	// its hash) and was rendered again from the recorded template version
+	// and the notice's data; it matches the hash recorded when it was sent.
+	Reproduced        bool       `json:"content_reproduced,omitempty"`
+	ProviderMessageID string     `json:"provider_message_id,omitempty"`
+	State             string     `json:"state"`
+	Attempt           int        `json:"attempt"`
+	ErrorCode         string     `json:"error_code,omitempty"`
+	CreatedAt         time.Time  `json:"created_at"`
+	SentAt            *time.Time `json:"sent_at,omitempty"`
+	FinalAt           *time.Time `json:"final_at,omitempty"`
 }
 
 // PackEvent is a ledger event with its place in the hash chain. Position 0
@@ -153,6 +158,20 @@ func ForRule(ctx context.Context, db DB, rule string, p Period) (*Pack, error) {
 	return buildPack(ctx, db, PackScope{Rule: rule, Period: &p}, ids)
 }
 
+// reproduce renders a template version again; it returns the content only
+// if it hashes to the hash recorded when the message was sent.
+func reproduce(ctx context.Context, db DB, version string, in templates.Input, hash string) *ledger.Content {
+	r, err := templates.RenderVersion(ctx, db, version, in, templates.DefaultAgency())
+	if err != nil {
+		return nil
+	}
+	c := &ledger.Content{Subject: r.Subject, Text: r.Text, HTML: r.HTML}
+	if c.Hash() != hash {
+		return nil
+	}
+	return c
+}
+
 func noticeIDs(ctx context.Context, db DB, sql string, args ...any) ([]int64, error) {
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
@@ -174,17 +193,26 @@ func buildPack(ctx context.Context, db DB, scope PackScope, ids []int64) (*Pack,
 	pack := &Pack{Format: PackFormat, GeneratedAt: time.Now().UTC(), Scope: scope, Encoding: PackEncoding,
 		Notices: []PackNotice{}, Seals: []PackSeal{}}
 	index := map[int64]int{}
+	inputs := map[int64]templates.Input{} // to reproduce content stored only as a hash
 	rows, err := db.Query(ctx, `
-		SELECT n.id, r.ref, n.kind, n.template_key, n.state, n.test, n.created_at, n.sent_at, n.delivered_at
+		SELECT n.id, r.ref, n.kind, n.template_key, n.state, n.test, n.created_at, n.sent_at, n.delivered_at,
+		       n.data, r.civility, r.given_name, r.family_name
 		FROM notices n JOIN recipients r ON r.id = n.recipient_id WHERE n.id = ANY($1) ORDER BY n.id`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("evidence: load notices: %w", err)
 	}
 	for rows.Next() {
 		var n PackNotice
-		if err := rows.Scan(&n.ID, &n.Recipient, &n.Kind, &n.TemplateKey, &n.State, &n.Test, &n.CreatedAt, &n.SentAt, &n.DeliveredAt); err != nil {
+		var data []byte
+		in := templates.Input{}
+		if err := rows.Scan(&n.ID, &n.Recipient, &n.Kind, &n.TemplateKey, &n.State, &n.Test, &n.CreatedAt, &n.SentAt, &n.DeliveredAt,
+			&data, &in.Recipient.Civility, &in.Recipient.GivenName, &in.Recipient.FamilyName); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		in.Recipient.Ref = n.Recipient
+		if json.Unmarshal(data, &in.Data) == nil {
+			inputs[n.ID] = in
 		}
 		n.Deliveries, n.Events = []PackDelivery{}, []PackEvent{}
 		index[n.ID] = len(pack.Notices)
@@ -215,6 +243,13 @@ func buildPack(ctx context.Context, db DB, scope PackScope, ids []int64) (*Pack,
 		d.Address = MaskAddress(d.Channel, address)
 		if content == nil {
 			d.Purged = true
+			// Within retention (the address is still there) a content kept
+			// only as its hash is rendered again and checked against it.
+			if in, ok := inputs[noticeID]; ok && address != "" && d.TemplateVersion != "" {
+				if c := reproduce(ctx, db, d.TemplateVersion, in, d.ContentHash); c != nil {
+					d.Content, d.Purged, d.Reproduced = c, false, true
+				}
+			}
 		} else {
 			var c ledger.Content
 			if err := json.Unmarshal(content, &c); err != nil {

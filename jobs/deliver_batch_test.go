@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courrier-dev/courrier/channels"
+	"github.com/courrier-dev/courrier/compliance"
 	"github.com/courrier-dev/courrier/ledger"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
@@ -84,6 +85,18 @@ func TestDeliverBatchEachNoticeKeepsItsOutcome(t *testing.T) {
 	require.Equal(t, []string{"sending", "delivered"}, kinds)
 	files, _ := filepath.Glob(filepath.Join(b.outbox.Dir, "email", "*.eml"))
 	require.Len(t, files, 2, "notices 0 and 3 by email")
+
+	// A batch keeps only the content's hash; an evidence pack renders the
+	// message again from its template version and data, and proves it.
+	var stored *string
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT content::text FROM deliveries WHERE notice_id = $1`, ids[0]).Scan(&stored))
+	require.Nil(t, stored)
+	pack, err := compliance.ForRecipient(ctx, b.pool, "B0")
+	require.NoError(t, err)
+	d := pack.Notices[0].Deliveries[0]
+	require.True(t, d.Reproduced)
+	require.Contains(t, d.Content.HTML, `lang="fr"`)
+	require.NoError(t, compliance.VerifyPack(pack))
 
 	// Working the batch again sends nothing more.
 	spill, err = b.deps.deliverBatch(ctx, ids)
