@@ -111,6 +111,8 @@ func (e *Env) logger() *slog.Logger {
 	} else {
 		e.Logger = slog.New(slog.NewTextHandler(e.Stderr, opts))
 	}
+	// Packages that log through slog.Default write in the same format.
+	slog.SetDefault(e.Logger)
 	return e.Logger
 }
 
