@@ -41,6 +41,13 @@ const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private ser
                         HMAC key of the one-click unsubscribe links of general mailings and
                         outreach (with COURRIER_PUBLIC_URL, which must be https)
   COURRIER_STUCK_AFTER  a delivery without final receipt after this long becomes unknown (72h)
+  COURRIER_RETENTION    rendered bodies and addresses are purged after this (17520h = 24 months)
+  COURRIER_CALENDAR     campaign calendar file (default: the embedded example)
+  COURRIER_APPROVAL_THRESHOLD  reminders to larger audiences need a second operator (1000)
+  COURRIER_FANOUT_BATCH, COURRIER_FANOUT_JOB_SIZE  fan-out transaction and deliver_batch sizes (5000, 250)
+  COURRIER_TEMPLATES    template override directory
+  COURRIER_WORKING_DAYS, COURRIER_ACK_DAYS, COURRIER_ANSWER_DAYS, COURRIER_MINIMUM_INCOME_DAYS,
+  COURRIER_COMPLAINT_DAYS, COURRIER_WATCHDOG_MARGIN  request deadlines (calendar days, 5, 15, 10, 15, 48h)
   COURRIER_LETTER       "outbox" to write letters to the outbox when providers are configured
 `
 
