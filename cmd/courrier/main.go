@@ -29,6 +29,7 @@ func commands() []command {
 		{"migrate", "apply database migrations (or list them: migrate status)", runMigrate},
 		{"demo", "run an end-to-end demonstration on the embedded database and the outbox", runDemo},
 		{"import", "import beneficiaries from a CSV file (import recipients FILE.csv)", runImport},
+		{"send", "enqueue one notice of any kind for one beneficiary", runSend},
 		{"remind", "send a staff reminder to one beneficiary or an audience", runRemind},
 		{"campaign", "create, approve, start, pause, cancel, retry and follow campaigns", runCampaign},
 		{"report", "check a promise over a period (compliance report)", runReport},
