@@ -75,7 +75,13 @@ func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.L
 		Routes:    routes,
 		Logger:    logger,
 	}
-	if base, secret := e.Getenv("COURRIER_PUBLIC_URL"), e.Getenv("COURRIER_UNSUBSCRIBE_SECRET"); base != "" && secret != "" {
+	base, secret := e.Getenv("COURRIER_PUBLIC_URL"), e.Getenv("COURRIER_UNSUBSCRIBE_SECRET")
+	if secret != "" && !strings.HasPrefix(base, "https://") {
+		// RFC 8058 requires an https link; a bulk email must not fail for it.
+		logger.Warn("unsubscribe links disabled: COURRIER_PUBLIC_URL must be an https URL")
+		secret = ""
+	}
+	if base != "" && secret != "" {
 		base = strings.TrimRight(base, "/")
 		rt.deps.Unsubscribe = func(recipientID int64, kind string) string {
 			// Links stay valid for a year: mailings are read late.
