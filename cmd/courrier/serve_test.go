@@ -12,17 +12,22 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"net/url"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/courrier-dev/courrier/httpapi"
 	"github.com/courrier-dev/courrier/internal/bench"
 	"github.com/courrier-dev/courrier/internal/pgtest"
+	"github.com/courrier-dev/courrier/jobs"
+	"github.com/courrier-dev/courrier/notices"
+	"github.com/courrier-dev/courrier/templates"
 )
 
 // TestServeEndToEnd wires courrier as `serve` does, with real providers
@@ -34,19 +39,22 @@ func TestServeEndToEnd(t *testing.T) {
 	defer cancel()
 	smtpSink, err := bench.StartSMTPSink()
 	require.NoError(t, err)
+	smtpSink.KeepLast = true
 	defer smtpSink.Close()
 	twilio, err := bench.StartTwilioSink()
 	require.NoError(t, err)
 	defer twilio.Close()
 
-	// The public URL must be known before the server exists: reserve it.
+	// The public URL is what Twilio and mail clients see (https, behind a
+	// proxy); the test talks to the server directly.
 	srv := httptest.NewUnstartedServer(nil)
-	public := "http://" + srv.Listener.Addr().String()
+	public := "https://courrier.example.fr"
 	const token = "testtoken0123456789"
 	vars := map[string]string{
 		"SMTP_URL": smtpSink.URL(), "SMTP_FROM": "Caf de Paris <ne-pas-repondre@caf.example.fr>",
 		"TWILIO_ACCOUNT_SID": "AC0123456789abcdef0123456789abcdef", "TWILIO_AUTH_TOKEN": token, "TWILIO_FROM": "CAF",
 		"TWILIO_API_URL": twilio.URL, "COURRIER_PUBLIC_URL": public, "COURRIER_OUTBOX": t.TempDir(),
+		"COURRIER_UNSUBSCRIBE_SECRET": "0123456789abcdef0123456789abcdef",
 	}
 	env := &Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] },
 		Pool: pgtest.New(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
@@ -135,9 +143,10 @@ func TestServeEndToEnd(t *testing.T) {
 	sid := dl["provider_message_id"].(string)
 
 	form := url.Values{"MessageSid": {sid}, "MessageStatus": {"delivered"}, "AccountSid": {vars["TWILIO_ACCOUNT_SID"]}}
-	cbURL := fmt.Sprintf("%s/webhooks/twilio/status?delivery=%v", public, dl["id"])
+	cbPath := fmt.Sprintf("/webhooks/twilio/status?delivery=%v", dl["id"])
+	cbURL := public + cbPath
 	post := func(sig string) int {
-		req, _ := http.NewRequest("POST", cbURL, strings.NewReader(form.Encode()))
+		req, _ := http.NewRequest("POST", srv.URL+cbPath, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Twilio-Signature", sig)
 		res, err := http.DefaultClient.Do(req)
@@ -149,9 +158,36 @@ func TestServeEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, post(twilioSignature(token, cbURL, form)))
 	require.Equal(t, "sms", waitState(noticeID, "delivered"))
 
+	// A general mailing carries a one-click unsubscribe link (RFC 8058);
+	// using it opts the beneficiary out of electronic mailings.
+	client, err := jobs.NewInsertClient(pool, nil)
+	require.NoError(t, err)
+	var rid int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT id FROM recipients WHERE ref = '1234567'`).Scan(&rid))
+	var gid int64
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		gid, _, err = jobs.EnqueueNotice(ctx, tx, client, notices.New{RecipientID: rid, Kind: notices.GeneralInformation,
+			IdempotencyKey: "general-1", Data: templates.SampleData("general_information")}, nil)
+		return err
+	}))
+	require.Equal(t, "email", waitState(gid, "delivered"))
+	msg, err := mail.ReadMessage(bytes.NewReader(smtpSink.Last()))
+	require.NoError(t, err)
+	require.Equal(t, "List-Unsubscribe=One-Click", msg.Header.Get("List-Unsubscribe-Post"))
+	link := strings.Trim(msg.Header.Get("List-Unsubscribe"), "<>")
+	require.True(t, strings.HasPrefix(link, public+"/unsubscribe/"), link)
+	res, err := http.Post(srv.URL+strings.TrimPrefix(link, public), "application/x-www-form-urlencoded",
+		strings.NewReader("List-Unsubscribe=One-Click"))
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	var optedOut bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT outreach_opt_out FROM recipients WHERE id = $1`, rid).Scan(&optedOut))
+	require.True(t, optedOut)
+
 	// Operators and auditors see it.
 	req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
-	res, err := http.DefaultClient.Do(req)
+	res, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	metrics, _ := io.ReadAll(res.Body)
 	res.Body.Close()

@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,17 @@ type SMTPSink struct {
 	srv      *smtp.Server
 	accepted atomic.Int64
 	conns    atomic.Int64
+	// KeepLast, set before sending, keeps the last message accepted (tests).
+	KeepLast bool
+	mu       sync.Mutex
+	last     []byte
+}
+
+// Last returns the last message accepted, when KeepLast is set.
+func (s *SMTPSink) Last() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
 }
 
 // StartSMTPSink listens on a loopback port.
@@ -65,7 +77,15 @@ type sinkSession struct{ sink *SMTPSink }
 func (*sinkSession) Mail(from string, opts *smtp.MailOptions) error { return nil }
 func (*sinkSession) Rcpt(to string, opts *smtp.RcptOptions) error   { return nil }
 func (ss *sinkSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
+	if ss.sink.KeepLast {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		ss.sink.mu.Lock()
+		ss.sink.last = b
+		ss.sink.mu.Unlock()
+	} else if _, err := io.Copy(io.Discard, r); err != nil {
 		return err
 	}
 	ss.sink.accepted.Add(1)
