@@ -331,3 +331,52 @@ func TestDeliverSnoozesSMSInQuietHours(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(b.outbox.Dir, "sms", "*"))
 	require.Empty(t, files)
 }
+
+// smsAccepted is an SMS channel that is accepted and awaits a receipt.
+type smsAccepted struct{}
+
+func (smsAccepted) Provider() string { return "twilio" }
+
+func (smsAccepted) Send(ctx context.Context, msg channels.Message) (channels.Receipt, error) {
+	return channels.Receipt{Provider: "twilio", MessageID: fmt.Sprintf("SM%d", msg.DeliveryID), Evidence: "twilio_accepted"}, nil
+}
+
+func TestUndeliveredReceiptFallsBackToNextChannel(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.deps.Channels[channels.SMS] = smsAccepted{}
+	rid := b.recipient(t, "1000010", nil)
+	id, _ := b.enqueue(t, notices.New{RecipientID: rid, Kind: notices.ReminderGeneric, IdempotencyKey: "k-receipt",
+		Data: templates.SampleData(string(notices.ReminderGeneric))})
+
+	require.NoError(t, b.deps.deliver(ctx, id, false))
+	n, _ := notices.Get(ctx, b.pool, id)
+	require.Equal(t, notices.StateSent, n.State, "an SMS waits for its receipt")
+	require.NoError(t, b.deps.deliver(ctx, id, false), "a replayed job does nothing while waiting")
+	dls, _ := ledger.DeliveriesForNotice(ctx, b.pool, id)
+	require.Len(t, dls, 1)
+
+	// Twilio says undelivered: in the receipt's transaction, the notice is
+	// handed back to a deliver job.
+	jobsBefore := countJobs(t, b.pool, "deliver")
+	require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+		out, err := ledger.RecordReceipt(ctx, tx, ledger.Receipt{Provider: "twilio", MessageID: dls[0].ProviderMessageID,
+			Status: "undelivered", ErrorCode: "30003", OccurredAt: b.now})
+		if err != nil {
+			return err
+		}
+		require.True(t, out.FinalFailure)
+		return FallbackAfterReceipt(b.client)(ctx, tx, out.NoticeID)
+	}))
+	require.Equal(t, jobsBefore+1, countJobs(t, b.pool, "deliver"))
+
+	require.NoError(t, b.deps.deliver(ctx, id, false))
+	n, _ = notices.Get(ctx, b.pool, id)
+	require.Equal(t, notices.StateDelivered, n.State)
+	require.Equal(t, "email", n.Channel)
+	dls, _ = ledger.DeliveriesForNotice(ctx, b.pool, id)
+	require.Len(t, dls, 2)
+	require.Equal(t, ledger.StateUndelivered, dls[0].State)
+	require.Equal(t, ledger.StateDelivered, dls[1].State)
+}
