@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -65,6 +66,12 @@ Environment:
 }
 
 func main() {
+	// courrier's heap is small and short-lived (rendered messages): trading
+	// some memory for less garbage collection measurably speeds up mailings
+	// (see docs/performance.md). GOGC still wins when set.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	env := &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
