@@ -159,3 +159,12 @@ func jsonType(kind string) string {
 	}
 	return "a " + kind
 }
+
+// createdStatus is 201 for what a request created and 200 for an
+// idempotent replay that found it already there.
+func createdStatus(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}

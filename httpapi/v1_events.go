@@ -112,11 +112,7 @@ func (a *API) postRightsEvent(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	status := http.StatusCreated
-	if !res.Created {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, rightsEventResponse{ID: res.EventID, EventID: b.EventID, NoticeID: res.NoticeID, Created: res.Created, Test: key.Test})
+	writeJSON(w, createdStatus(res.Created), rightsEventResponse{ID: res.EventID, EventID: b.EventID, NoticeID: res.NoticeID, Created: res.Created, Test: key.Test})
 }
 
 type lifeEventBody struct {
@@ -166,9 +162,5 @@ func (a *API) postLifeEvent(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	status := http.StatusCreated
-	if !created {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, lifeEventResponse{ID: id, EventID: b.EventID, Created: created})
+	writeJSON(w, createdStatus(created), lifeEventResponse{ID: id, EventID: b.EventID, Created: created})
 }

@@ -67,11 +67,7 @@ func (a *API) postRequest(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	status := http.StatusCreated
-	if !res.Created {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, requestView{Request: res.Request, RecipientRef: b.RecipientRef, Breaches: []requests.Breach{}, Created: &res.Created})
+	writeJSON(w, createdStatus(res.Created), requestView{Request: res.Request, RecipientRef: b.RecipientRef, Breaches: []requests.Breach{}, Created: &res.Created})
 }
 
 type answerBody struct {
@@ -107,11 +103,7 @@ func (a *API) answerRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Created = &res.Created
-	status := http.StatusCreated
-	if !res.Created {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, v)
+	writeJSON(w, createdStatus(res.Created), v)
 }
 
 func (a *API) getRequest(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -96,4 +97,19 @@ func AddWorkers(workers *river.Workers, deps *Deps) error {
 		return err
 	}
 	return river.AddWorkerSafely(workers, &DeliverBatchWorker{Deps: deps})
+}
+
+// QuietLogger returns l without the records below min: for commands whose
+// output is a summary (demo, bench), River's routine info lines are noise.
+func QuietLogger(l *slog.Logger, min slog.Level) *slog.Logger {
+	return slog.New(levelFilter{Handler: l.Handler(), min: min})
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
 }

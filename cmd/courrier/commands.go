@@ -51,18 +51,12 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 
 func runReport(ctx context.Context, env *Env, args []string) error {
 	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
-		if pool == nil {
-			return compliance.ReportCommand(ctx, nil, env.Stdout, args)
-		}
 		return compliance.ReportCommand(ctx, pool, env.Stdout, args)
 	})
 }
 
 func runEvidence(ctx context.Context, env *Env, args []string) error {
 	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
-		if pool == nil {
-			return compliance.EvidenceCommand(ctx, nil, env.Stdout, args)
-		}
 		return compliance.EvidenceCommand(ctx, pool, env.Stdout, args)
 	})
 }

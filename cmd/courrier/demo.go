@@ -65,7 +65,7 @@ type demoRow struct {
 // returns the summary of every demo notice.
 func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog.Logger, timeout time.Duration) (*demoSummary, error) {
 	campaignCfg := &campaigns.Config{Templates: deps.Templates}
-	client, err := jobs.NewClient(pool, deps, jobs.ClientConfig{Logger: quietRiver(logger), Extra: func(w *river.Workers) error {
+	client, err := jobs.NewClient(pool, deps, jobs.ClientConfig{Logger: jobs.QuietLogger(logger, slog.LevelWarn), Extra: func(w *river.Workers) error {
 		return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Config: campaignCfg, Calendar: &campaigns.Calendar{}, Logger: logger})
 	}})
 	if err != nil {
@@ -218,20 +218,6 @@ func (s *demoSummary) print(w io.Writer, outbox string) {
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\nMessages written to the outbox: %s/{email,sms,letter}\n", outbox)
 	fmt.Fprintln(w, "(email as .eml files, SMS as .json, letters as .txt). Quiet hours are lifted in the demo.")
-}
-
-// quietRiver keeps River's own info lines out of the demo's output.
-func quietRiver(l *slog.Logger) *slog.Logger {
-	return slog.New(levelFilter{l.Handler(), slog.LevelWarn})
-}
-
-type levelFilter struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= f.min && f.Handler.Enabled(ctx, l)
 }
 
 // demoPeople returns 50 synthetic beneficiaries across metropolitan France

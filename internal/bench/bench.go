@@ -331,7 +331,7 @@ func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil
 
 func (b *runner) riverConfig(workers *river.Workers) *river.Config {
 	return &river.Config{
-		Logger:            quiet(b.opts.Logger),
+		Logger:            jobs.QuietLogger(b.opts.Logger, slog.LevelWarn),
 		FetchCooldown:     b.opts.FetchCooldown,
 		FetchPollInterval: 50 * time.Millisecond,
 		Queues: map[string]river.QueueConfig{
@@ -432,7 +432,7 @@ func (b *runner) deps(smtpURL, twilioURL string) (*jobs.Deps, func(), error) {
 		return nil, nil, err
 	}
 	deps := &jobs.Deps{
-		Pool: b.pool, Templates: tpl, Routes: channels.DefaultRoutes(), Logger: quiet(b.opts.Logger),
+		Pool: b.pool, Templates: tpl, Routes: channels.DefaultRoutes(), Logger: jobs.QuietLogger(b.opts.Logger, slog.LevelWarn),
 		Channels:         map[channels.Name]channels.Channel{channels.Email: email, channels.SMS: sms},
 		BatchParallelism: b.opts.SMTPConns,
 	}
@@ -475,7 +475,7 @@ func (b *runner) startCampaign(ctx context.Context, client *river.Client[pgx.Tx]
 }
 
 func (b *runner) campaignDeps() *jobs.CampaignDeps {
-	return &jobs.CampaignDeps{BatchSize: b.opts.FanoutBatch, JobSize: b.opts.BatchSize, Logger: quiet(b.opts.Logger),
+	return &jobs.CampaignDeps{BatchSize: b.opts.FanoutBatch, JobSize: b.opts.BatchSize, Logger: jobs.QuietLogger(b.opts.Logger, slog.LevelWarn),
 		Calendar: &campaigns.Calendar{}}
 }
 
@@ -695,14 +695,4 @@ func peakRSSMB() float64 {
 func resetPeakRSS() {
 	debug.FreeOSMemory()
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
-
-func quiet(l *slog.Logger) *slog.Logger {
-	return slog.New(levelFilter{l.Handler()})
-}
-
-type levelFilter struct{ slog.Handler }
-
-func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelWarn && f.Handler.Enabled(ctx, l)
 }
