@@ -103,3 +103,11 @@ func change(ctx context.Context, db DBTX, id int64, event, channel, source, deta
 	}
 	return nil
 }
+
+// SuspendEmail suspends beneficiary id's email address after repeated soft
+// bounces; the router skips email until staff or a new address restore it.
+func SuspendEmail(ctx context.Context, db DBTX, id int64, reason string) error {
+	return change(ctx, db, id, EventEmailUndeliverable, "email", "soft_bounces", reason,
+		`UPDATE recipients SET email_status = 'suspended', updated_at = now()
+		 WHERE id = $1 AND email IS NOT NULL AND email_status = 'ok' RETURNING id`)
+}

@@ -399,3 +399,28 @@ func decodeHeader(v string) string {
 	}
 	return v
 }
+
+// Summary describes r on a few lines, as `courrier bounce check` prints it.
+func (r *Report) Summary() string {
+	var sb strings.Builder
+	sb.WriteString(string(r.Type))
+	if r.Format != "" {
+		sb.WriteString(" format=" + r.Format)
+	}
+	if r.Why != "" {
+		sb.WriteString(" why=" + r.Why)
+	}
+	if c := r.Class(); c != "" {
+		sb.WriteString(" class=" + string(c))
+	}
+	if r.FeedbackType != "" {
+		sb.WriteString(" feedback=" + r.FeedbackType)
+	}
+	for _, rc := range r.Recipients {
+		fmt.Fprintf(&sb, "\n  recipient action=%s status=%s code=%d class=%s rule=%q", rc.Action, rc.Status, rc.Code, rc.Class, rc.Rule)
+		if rc.Diagnostic != "" {
+			fmt.Fprintf(&sb, " diagnostic=%q", rc.Diagnostic)
+		}
+	}
+	return sb.String()
+}
