@@ -126,3 +126,10 @@ func Classify(status string, code int, text string) (Class, Rule) {
 	}
 	return Soft, "default"
 }
+
+// FindStatus returns the first enhanced status code in text, or "".
+func FindStatus(text string) string { return enhancedRe.FindString(text) }
+
+// ReduceDiagnostic removes addresses from a diagnostic and bounds its
+// length, as for the ledger.
+func ReduceDiagnostic(text string) string { return reduce(text) }

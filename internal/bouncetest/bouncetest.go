@@ -50,11 +50,11 @@ func DSN(returnPath, rcpt, status, diagnostic string, headers []byte) []byte {
 type Relay struct {
 	Addr       string
 	BounceAddr string
-	mu      sync.Mutex
-	status  func(rcpt string) (status, diagnostic string)
-	pending sync.WaitGroup
-	srv     *gosmtp.Server
-	Done    chan Sent // one value per DSN handed over (or given up), buffered
+	mu         sync.Mutex
+	status     func(rcpt string) (status, diagnostic string)
+	pending    sync.WaitGroup
+	srv        *gosmtp.Server
+	Done       chan Sent // one value per DSN handed over (or given up), buffered
 }
 
 // Sent is a DSN the relay delivered (Err nil) or gave up on.
