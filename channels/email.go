@@ -366,7 +366,7 @@ func RelayReply(text string) string {
 	return "250 " + text
 }
 
-var addrRe = regexp.MustCompile(`[^\s<>"]+@[^\s<>"]+`)
+var addrRe = regexp.MustCompile(`<?[^\s<>"]+@[^\s<>"]+>?`)
 
 // build turns msg into a go-mail message and its Message-ID (without <>).
 func (e *SMTP) build(msg Message) (*mail.Msg, string, error) {

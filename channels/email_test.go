@@ -429,6 +429,6 @@ func TestEmailReturnPathAndDataRejection(t *testing.T) {
 func TestRelayReply(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "250 2.0.0 Ok: queued as 4Xyz", RelayReply("2.0.0 Ok: queued as 4Xyz"))
-	require.Equal(t, "250 2.0.0 Ok <address> queued as 1", RelayReply("2.0.0 Ok jean@example.org queued as 1\nmore"))
+	require.Equal(t, "250 2.0.0 Ok <address> queued as 1", RelayReply("2.0.0 Ok <jean@example.org> queued as 1\nmore"))
 	require.Empty(t, RelayReply(""))
 }

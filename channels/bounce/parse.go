@@ -247,7 +247,7 @@ func unwrapType(v string) string {
 	return strings.TrimSpace(v)
 }
 
-var emailRe = regexp.MustCompile(`[^\s<>"';:,()\[\]]+@[^\s<>"';:,()\[\]]+`)
+var emailRe = regexp.MustCompile(`<?[^\s<>"';:,()\[\]]+@[^\s<>"';:,()\[\]]+>?`)
 
 // reduce removes addresses from a diagnostic and bounds its length: it is
 // written to the ledger, which must hold no personal data.
