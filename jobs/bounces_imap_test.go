@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -43,15 +44,14 @@ func TestBounceIMAP(t *testing.T) {
 	// The first poll "crashes" right after recording the first message:
 	// the handler returns an error after its transaction committed, so the
 	// poller does not flag it.
-	crashed := false
+	var crashed atomic.Bool
 	poller, err := bounce.NewPoller(bounce.IMAPConfig{
 		Addr: imapSrv.Addr, Security: "none", Username: imapSrv.Username, Password: imapSrv.Password,
 		Handler: func(ctx context.Context, in bounce.Inbound) error {
 			if err := b.rec.Handle(ctx, in); err != nil {
 				return err
 			}
-			if !crashed {
-				crashed = true
+			if crashed.CompareAndSwap(false, true) {
 				return errors.New("crash between recording and flagging")
 			}
 			return nil
@@ -62,8 +62,9 @@ func TestBounceIMAP(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, n, "all but the crashed one flagged")
 	require.EqualValues(t, 1, poller.Failed.Load())
-	first := emailDelivery(t, b.testBundle, nids[0])
-	require.Equal(t, ledger.StateBounced, first.State, "recorded before the crash")
+	for _, nid := range nids {
+		require.Equal(t, ledger.StateBounced, emailDelivery(t, b.testBundle, nid).State, "recorded, even the one that crashed")
+	}
 
 	n, err = poller.PollOnce(ctx)
 	require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -29,8 +30,11 @@ type IMAPConfig struct {
 	// Interval between polls (default 30 s); Batch messages per FETCH
 	// (default 200); MaxMessageBytes larger messages are flagged unread
 	// (default 1 MiB).
-	Interval        time.Duration
-	Batch           int
+	Interval time.Duration
+	Batch    int
+	// Parallelism is how many messages of a batch are recorded at once
+	// (default 8): each is its own transaction.
+	Parallelism     int
 	MaxMessageBytes int64
 	Timeout         time.Duration // per IMAP read or write (default 60 s)
 	TLSConfig       *tls.Config
@@ -70,6 +74,9 @@ func NewPoller(cfg IMAPConfig) (*Poller, error) {
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 200
+	}
+	if cfg.Parallelism <= 0 {
+		cfg.Parallelism = 8
 	}
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = 1 << 20
@@ -156,24 +163,40 @@ func (p *Poller) batch(ctx context.Context, c *imapclient.Client, validity uint3
 	if err != nil {
 		return 0, fmt.Errorf("fetch %d messages: %w", len(uids), err)
 	}
-	var ok imap.UIDSet
-	recorded := 0
-	for _, m := range msgs {
+	done := make([]bool, len(msgs))
+	sem := make(chan struct{}, p.cfg.Parallelism)
+	var wg sync.WaitGroup
+	for i, m := range msgs {
 		raw := m.FindBodySection(section)
 		if int64(len(raw)) > p.cfg.MaxMessageBytes {
 			p.Refused.Add(1)
-			ok.AddNum(m.UID) // never handled; flagged so that it is not fetched again
+			done[i] = true // never handled; flagged so that it is not fetched again
 			continue
 		}
 		key := IMAPKey{Mailbox: p.cfg.Mailbox, UIDValidity: validity, UID: uint32(m.UID)}
-		if err := p.cfg.Handler(ctx, Inbound{Raw: raw, IMAP: &key}); err != nil {
-			p.Failed.Add(1)
-			p.cfg.Logger.Warn("bounce not recorded; left for the next poll", "uid", m.UID, "error", err)
-			continue
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := p.cfg.Handler(ctx, Inbound{Raw: raw, IMAP: &key}); err != nil {
+				p.Failed.Add(1)
+				p.cfg.Logger.Warn("bounce not recorded; left for the next poll", "uid", key.UID, "error", err)
+				return
+			}
+			p.Received.Add(1)
+			done[i] = true
+		}()
+	}
+	wg.Wait()
+	var ok imap.UIDSet
+	recorded := 0
+	for i, m := range msgs {
+		if done[i] {
+			ok.AddNum(m.UID)
+			if int64(len(m.FindBodySection(section))) <= p.cfg.MaxMessageBytes {
+				recorded++
+			}
 		}
-		p.Received.Add(1)
-		recorded++
-		ok.AddNum(m.UID)
 	}
 	if len(ok) == 0 {
 		return recorded, nil

@@ -7,6 +7,7 @@ package bouncetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	gosmtp "github.com/emersion/go-smtp"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // DSN returns an RFC 3464 report, as Postfix writes it, telling returnPath
@@ -258,3 +261,87 @@ func (l literal) Size() int64 { return l.n }
 type discard struct{}
 
 func (discard) Printf(string, ...any) {}
+
+// SeedDeliveries creates n beneficiaries, each with one rights notice
+// delivered by email (accepted by the relay), and returns the delivery ids.
+func SeedDeliveries(ctx context.Context, pool *pgxpool.Pool, n int, prefix string) ([]int64, error) {
+	rows, err := pool.Query(ctx, `
+		WITH r AS (
+			INSERT INTO recipients (ref, email)
+			SELECT $2 || g, 'bounce' || g || '@exemple.fr' FROM generate_series(1, $1) g
+			RETURNING id, ref
+		), n AS (
+			INSERT INTO notices (recipient_id, kind, template_key, idempotency_key, state, channel, sent_at, delivered_at)
+			SELECT id, 'rights_opened', 'rights_opened', 'bounce-bench-' || ref, 'delivered', 'email', now(), now() FROM r
+			RETURNING id, recipient_id
+		)
+		INSERT INTO deliveries (notice_id, channel, provider, address, provider_message_id, state, attempt, sent_at, final_at)
+		SELECT n.id, 'email', 'smtp', 'bounce' || substr(r.ref, length($2) + 1) || '@exemple.fr',
+		       '<n' || n.id || '@bench.example>', 'delivered', 1, now(), now()
+		FROM n JOIN r ON r.id = n.recipient_id
+		RETURNING id`, n, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// SendDSNs sends one DSN per delivery id to the listener at addr over conns
+// parallel SMTP sessions, as a relay does (several messages per session).
+func SendDSNs(addr string, returnPath func(int64) string, ids []int64, conns int) error {
+	if conns <= 0 {
+		conns = 8
+	}
+	work := make(chan int64)
+	errc := make(chan error, conns)
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := smtp.Dial(addr)
+			if err != nil {
+				errc <- err
+				for range work {
+				}
+				return
+			}
+			defer c.Close()
+			for id := range work {
+				if err == nil {
+					err = sendOne(c, returnPath(id), DSN(returnPath(id), "x@exemple.fr", "5.1.1", "550 5.1.1 user unknown", []byte("Subject: x\r\n")))
+				}
+			}
+			if err != nil {
+				errc <- err
+			}
+		}()
+	}
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+func sendOne(c *smtp.Client, rcpt string, msg []byte) error {
+	if err := c.Reset(); err != nil {
+		return err
+	}
+	if err := c.Mail(""); err != nil {
+		return err
+	}
+	if err := c.Rcpt(rcpt); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	return w.Close()
+}
