@@ -40,7 +40,7 @@ type Options struct {
 	BulkWorkers   int           // River MaxWorkers of the bulk queue (default 4)
 	FetchCooldown time.Duration // default 1ms
 	SMTPConns     int           // SMTP connections (default 8)
-	Phases        []string      // subset of import, river, fanout, email, sms, compliance (default all)
+	Phases        []string      // subset of import, river, fanout, email, sms, compliance, bounces (default all)
 	Progress      io.Writer     // progress lines (nil: none)
 	Logger        *slog.Logger
 	// Compliance, when set, runs each compliance report over the ledger and
@@ -71,7 +71,7 @@ func (o *Options) defaults() {
 		o.SMTPConns = 8
 	}
 	if len(o.Phases) == 0 {
-		o.Phases = []string{"import", "river", "fanout", "email", "sms", "compliance"}
+		o.Phases = []string{"import", "river", "fanout", "email", "sms", "compliance", "bounces"}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -168,6 +168,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 			return nil, fmt.Errorf("compliance: %w", err)
 		}
 		rep.Compliance = secs
+	}
+	if opts.wants("bounces") {
+		if err := b.bounces(ctx); err != nil {
+			return nil, fmt.Errorf("bounces: %w", err)
+		}
 	}
 	if base := b.phase("river baseline (no-op jobs)"); base != nil && base.PerSecond > 0 {
 		for _, p := range rep.Phases {
