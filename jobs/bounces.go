@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,8 +27,10 @@ type Bounces struct {
 	Pool *pgxpool.Pool
 	VERP *bounce.VERP
 	// Fallback enqueues the notice's next channel, in the bounce's
-	// transaction (FallbackAfterReceipt).
-	Fallback func(ctx context.Context, tx pgx.Tx, noticeID int64) error
+	// transaction (FallbackAfterReceipt); FallbackMany, when set, does it
+	// for the notices of hard bounces recorded together (FallbackMany).
+	Fallback     func(ctx context.Context, tx pgx.Tx, noticeID int64) error
+	FallbackMany func(ctx context.Context, tx pgx.Tx, noticeIDs []int64) error
 	// SoftThreshold soft bounces to the same address within SoftWindow
 	// suspend it (defaults 3 and 7 days).
 	SoftThreshold int
@@ -41,6 +44,9 @@ type Bounces struct {
 	Ignored   atomic.Int64 // auto-replies, delayed DSNs, not mail
 	Applied   atomic.Int64 // bounces and complaints that changed something
 	Duplicate atomic.Int64 // bounces for deliveries already settled
+
+	startBatcher sync.Once
+	queue        chan *bounceItem
 }
 
 // ErrAcceptancePending: the bounce names a delivery whose acceptance is not
@@ -63,20 +69,27 @@ type BounceInput struct {
 }
 
 // Handle is the bounce.Handler of the SMTP listener and the IMAP poller.
+// Hard bounces, the bulk of a mailing's bounces, are recorded together with
+// those arriving at the same time (one transaction, set-based statements);
+// everything else one by one.
 func (b *Bounces) Handle(ctx context.Context, in bounce.Inbound) error {
 	rep, err := bounce.Parse(in.Raw)
 	if err != nil {
 		rep = &bounce.Report{Type: bounce.TypeIgnored, Why: "not mail"}
 	}
-	return b.Record(ctx, BounceInput{Report: rep, DeliveryIDs: in.DeliveryIDs, IMAP: in.IMAP})
+	input := BounceInput{Report: rep, DeliveryIDs: in.DeliveryIDs, IMAP: in.IMAP}
+	if rep.Type == bounce.TypeBounce && rep.Class() == bounce.Hard {
+		return b.submit(ctx, input)
+	}
+	return b.Record(ctx, input)
 }
 
-// Record applies in, in one transaction.
-func (b *Bounces) Record(ctx context.Context, in BounceInput) error {
-	rep := in.Report
+// resolve returns the deliveries in names: its verified ids, or those of
+// its report's valid VERP return paths (forged ones are counted).
+func (b *Bounces) resolve(in BounceInput) []int64 {
 	ids := in.DeliveryIDs
 	if len(ids) == 0 && b.VERP != nil {
-		for _, rp := range rep.ReturnPaths {
+		for _, rp := range in.Report.ReturnPaths {
 			id, err := b.VERP.Parse(rp)
 			switch {
 			case errors.Is(err, bounce.ErrForged):
@@ -86,6 +99,13 @@ func (b *Bounces) Record(ctx context.Context, in BounceInput) error {
 			}
 		}
 	}
+	return ids
+}
+
+// Record applies in, in one transaction.
+func (b *Bounces) Record(ctx context.Context, in BounceInput) error {
+	rep := in.Report
+	ids := b.resolve(in)
 	tx, err := b.Pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -150,7 +170,7 @@ func (b *Bounces) apply(ctx context.Context, tx pgx.Tx, id int64, rep *bounce.Re
 			return err
 		}
 		b.count(true)
-		b.log().Info("complaint recorded", "delivery_id", d.ID, "notice_id", d.NoticeID)
+		b.log().Debug("complaint recorded", "delivery_id", d.ID, "notice_id", d.NoticeID)
 		return recipients.OptOutOutreach(ctx, tx, d.RecipientID, "arf_complaint")
 	}
 
@@ -165,7 +185,7 @@ func (b *Bounces) apply(ctx context.Context, tx pgx.Tx, id int64, rep *bounce.Re
 	if err != nil || !applied {
 		return err
 	}
-	b.log().Info("bounce recorded", "delivery_id", d.ID, "notice_id", d.NoticeID, "class", rc.Class, "status", rc.Status)
+	b.log().Debug("bounce recorded", "delivery_id", d.ID, "notice_id", d.NoticeID, "class", rc.Class, "status", rc.Status)
 	if hard {
 		err = recipients.MarkEmailUndeliverable(ctx, tx, d.RecipientID, "hard bounce "+rc.Status)
 	} else {

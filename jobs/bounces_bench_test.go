@@ -22,7 +22,7 @@ func benchRecorder(b *testing.B) (*Bounces, *bounce.VERP) {
 	require.NoError(b, err)
 	verp, err := bounce.NewVERP("bounces", "bounce.caf.example", []byte("a bounce secret for benchmarks"))
 	require.NoError(b, err)
-	return &Bounces{Pool: pool, VERP: verp, Fallback: FallbackAfterReceipt(client),
+	return &Bounces{Pool: pool, VERP: verp, Fallback: FallbackAfterReceipt(client), FallbackMany: FallbackMany(client),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, verp
 }
 

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync/atomic"
@@ -41,17 +42,18 @@ func TestBounceIMAP(t *testing.T) {
 	require.NoError(t, imapSrv.Append("INBOX", []byte("From: a@example.org\r\nTo: x@bounce.caf.example\r\nAuto-Submitted: auto-replied\r\nSubject: Absence\r\n\r\nabsent\r\n")))
 	require.NoError(t, imapSrv.Append("INBOX", bouncetest.DSN("bounces+d1.aaaaaaaaaaaaa@bounce.caf.example", "z@example.org", "5.1.1", "550 x", nil)))
 
-	// The first poll "crashes" right after recording the first message:
-	// the handler returns an error after its transaction committed, so the
+	// The first poll "crashes" right after recording the first bounce: the
+	// handler returns an error after its transaction committed, so the
 	// poller does not flag it.
 	var crashed atomic.Bool
+	crashOn := []byte(b.verp.Address(emailDelivery(t, b.testBundle, nids[0]).ID))
 	poller, err := bounce.NewPoller(bounce.IMAPConfig{
 		Addr: imapSrv.Addr, Security: "none", Username: imapSrv.Username, Password: imapSrv.Password,
 		Handler: func(ctx context.Context, in bounce.Inbound) error {
 			if err := b.rec.Handle(ctx, in); err != nil {
 				return err
 			}
-			if crashed.CompareAndSwap(false, true) {
+			if bytes.Contains(in.Raw, crashOn) && crashed.CompareAndSwap(false, true) {
 				return errors.New("crash between recording and flagging")
 			}
 			return nil

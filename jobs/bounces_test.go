@@ -37,7 +37,7 @@ func setupBounces(t *testing.T) *bounceBundle {
 	var err error
 	b.verp, err = bounce.NewVERP("bounces", "bounce.caf.example", []byte("a bounce secret for tests"))
 	require.NoError(t, err)
-	b.rec = &Bounces{Pool: b.pool, VERP: b.verp, Fallback: FallbackAfterReceipt(b.client), Now: func() time.Time { return b.now }}
+	b.rec = &Bounces{Pool: b.pool, VERP: b.verp, Fallback: FallbackAfterReceipt(b.client), FallbackMany: FallbackMany(b.client), Now: func() time.Time { return b.now }}
 	b.listener, err = bounce.NewServer(bounce.ServerConfig{VERP: b.verp, Handler: b.rec.Handle, Timeout: 30 * time.Second})
 	require.NoError(t, err)
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -166,3 +166,44 @@ func PresumeDelivered(ctx context.Context, db *pgxpool.Pool, quiet time.Duration
 	}
 	return n, nil
 }
+
+// HardBounce is one hard bounce of BounceMany.
+type HardBounce struct {
+	DeliveryID, NoticeID int64
+	Status, Detail       string
+}
+
+// BounceMany records many hard bounces at once, with the rules of Bounce:
+// the caller holds the delivery rows locked and passes only deliveries in
+// sent, delivered or unknown; any other is left alone. It returns the ids
+// it bounced.
+func BounceMany(ctx context.Context, tx pgx.Tx, bs []HardBounce, at time.Time) ([]int64, error) {
+	if len(bs) == 0 {
+		return nil, nil
+	}
+	ids, nids := make([]int64, len(bs)), make([]int64, len(bs))
+	statuses, details := make([]string, len(bs)), make([]string, len(bs))
+	for i, b := range bs {
+		ids[i], nids[i], statuses[i], details[i] = b.DeliveryID, b.NoticeID, b.Status, b.Detail
+	}
+	rows, err := tx.Query(ctx, `
+		WITH v AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS v(id, nid, status, detail)),
+		moved AS (
+			UPDATE deliveries d SET state = 'bounced', error_code = v.status, error = v.detail, final_at = $5, updated_at = now()
+			FROM v WHERE d.id = v.id AND d.state IN ('sent', 'delivered', 'unknown')
+			RETURNING d.id, v.nid, v.status, v.detail
+		),
+		logged AS (
+			INSERT INTO delivery_events (delivery_id, notice_id, event, provider_status, error_code, detail, occurred_at)
+			SELECT id, nid, $6, 'dsn', status, detail, $5 FROM moved ORDER BY id
+		)
+		SELECT id FROM moved`, ids, nids, statuses, details, at, EventBounced)
+	if err != nil {
+		return nil, fmt.Errorf("record %d hard bounces: %w", len(bs), err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("record %d hard bounces: %w", len(bs), err)
+	}
+	return done, nil
+}

@@ -160,7 +160,7 @@ func (s *bounceSettings) wire(api *httpapi.Server, pool *pgxpool.Pool, client *r
 		return nil, nil
 	}
 	b := &bounceIntakes{s: s, logger: logger, rec: &jobs.Bounces{
-		Pool: pool, VERP: s.verp, Fallback: jobs.FallbackAfterReceipt(client),
+		Pool: pool, VERP: s.verp, Fallback: jobs.FallbackAfterReceipt(client), FallbackMany: jobs.FallbackMany(client),
 		SoftThreshold: s.softThreshold, SoftWindow: s.softWindow, Logger: logger,
 	}}
 	var err error

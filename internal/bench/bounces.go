@@ -25,7 +25,7 @@ func (b *runner) bounces(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rec := &jobs.Bounces{Pool: b.pool, VERP: verp, Fallback: jobs.FallbackAfterReceipt(client), Logger: b.opts.Logger}
+	rec := &jobs.Bounces{Pool: b.pool, VERP: verp, Fallback: jobs.FallbackAfterReceipt(client), FallbackMany: jobs.FallbackMany(client), Logger: b.opts.Logger}
 
 	// SMTP listener.
 	ids, err := bouncetest.SeedDeliveries(ctx, b.pool, n, "bounce-smtp-")
