@@ -26,7 +26,8 @@ func benchRecorder(b *testing.B) (*Bounces, *bounce.VERP) {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, verp
 }
 
-// BenchmarkBounceSMTP: DSNs through the SMTP listener, 8 relay sessions,
+// BenchmarkBounceSMTP: DSNs through the SMTP listener, 20 relay sessions
+// (Postfix's default_destination_concurrency_limit),
 // each a hard bounce with its full effect (ledger, address, fallback job).
 func BenchmarkBounceSMTP(b *testing.B) {
 	rec, verp := benchRecorder(b)
@@ -42,7 +43,7 @@ func BenchmarkBounceSMTP(b *testing.B) {
 
 	b.ReportAllocs()
 	b.ResetTimer()
-	require.NoError(b, bouncetest.SendDSNs(l.Addr().String(), verp.Address, ids, 8))
+	require.NoError(b, bouncetest.SendDSNs(l.Addr().String(), verp.Address, ids, 20))
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "dsn/s")
 	require.EqualValues(b, b.N, rec.Applied.Load())

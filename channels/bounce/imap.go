@@ -33,7 +33,7 @@ type IMAPConfig struct {
 	Interval time.Duration
 	Batch    int
 	// Parallelism is how many messages of a batch are recorded at once
-	// (default 8): each is its own transaction.
+	// (default 32); hard bounces recorded at once share a transaction.
 	Parallelism     int
 	MaxMessageBytes int64
 	Timeout         time.Duration // per IMAP read or write (default 60 s)
@@ -76,7 +76,7 @@ func NewPoller(cfg IMAPConfig) (*Poller, error) {
 		cfg.Batch = 200
 	}
 	if cfg.Parallelism <= 0 {
-		cfg.Parallelism = 8
+		cfg.Parallelism = 32
 	}
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = 1 << 20
