@@ -152,6 +152,7 @@ type bounceIntakes struct {
 	logger *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
+	addr   string // the SMTP listener's, once started
 }
 
 // wire builds the recorder and the intakes, and mounts the webhook.
@@ -196,7 +197,8 @@ func (b *bounceIntakes) start(ctx context.Context) error {
 		if l, err = net.Listen("tcp", b.s.smtpAddr); err != nil {
 			return fmt.Errorf("COURRIER_BOUNCE_SMTP_ADDR: %w", err)
 		}
-		b.logger.Info("bounce listener", "addr", l.Addr().String(), "domain", b.s.verp.Domain)
+		b.addr = l.Addr().String()
+		b.logger.Info("bounce listener", "addr", b.addr, "domain", b.s.verp.Domain)
 	}
 	go func() {
 		defer close(b.done)

@@ -98,6 +98,13 @@ func (r *Relay) Close() error {
 	return err
 }
 
+// SetBounceAddr sets where DSNs go (for a listener started after the relay).
+func (r *Relay) SetBounceAddr(addr string) {
+	r.mu.Lock()
+	r.BounceAddr = addr
+	r.mu.Unlock()
+}
+
 // Resend delivers a DSN again (a duplicate, as an MTA retrying would).
 func (r *Relay) Resend(s Sent) error { return Deliver(r.BounceAddr, s.ReturnPath, s.DSN, 1) }
 
@@ -133,7 +140,7 @@ func (s *relaySession) Data(rd io.Reader) error {
 	}
 	r := s.r
 	r.mu.Lock()
-	statusOf := r.status
+	statusOf, bounceAddr := r.status, r.BounceAddr
 	r.mu.Unlock()
 	r.pending.Add(1)
 	go func() {
@@ -146,7 +153,7 @@ func (s *relaySession) Data(rd io.Reader) error {
 				}
 			}
 			dsn := DSN(from, rcpt, status, diag, headers)
-			err := Deliver(r.BounceAddr, from, dsn, 500)
+			err := Deliver(bounceAddr, from, dsn, 500)
 			r.Done <- Sent{ReturnPath: from, DSN: dsn, Err: err}
 		}
 	}()
