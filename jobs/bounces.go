@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -279,4 +280,17 @@ func (b *Bounces) log() *slog.Logger {
 		return b.Logger
 	}
 	return slog.Default()
+}
+
+// WriteMetrics writes the recorder's totals in Prometheus text format.
+func (b *Bounces) WriteMetrics(w io.Writer) {
+	fmt.Fprintln(w, "# HELP courrier_bounce_reports Bounce and complaint reports by outcome since start.")
+	fmt.Fprintln(w, "# TYPE courrier_bounce_reports counter")
+	for _, c := range []struct {
+		name string
+		n    int64
+	}{{"applied", b.Applied.Load()}, {"duplicate", b.Duplicate.Load()}, {"ignored", b.Ignored.Load()},
+		{"unmatched", b.Unmatched.Load()}, {"forged", b.Forged.Load()}} {
+		fmt.Fprintf(w, "courrier_bounce_reports{outcome=%q} %d\n", c.name, c.n)
+	}
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -143,6 +145,43 @@ func (s *bounceSettings) addWorkers(w *river.Workers, pool *pgxpool.Pool, logger
 	return river.AddWorkerSafely(w, &jobs.PresumeWorker{Pool: pool, Quiet: quiet, Logger: logger})
 }
 
+// bounceMetrics writes the bounce intakes' counters into /metrics (set by
+// wire; one recorder per process).
+var bounceMetrics atomic.Pointer[bounceIntakes]
+
+func writeBounceMetrics(w io.Writer) {
+	b := bounceMetrics.Load()
+	if b == nil {
+		return
+	}
+	b.rec.WriteMetrics(w)
+	fmt.Fprintln(w, "# HELP courrier_bounce_intake_messages Messages seen by the bounce intakes since start.")
+	fmt.Fprintln(w, "# TYPE courrier_bounce_intake_messages counter")
+	for name, c := range map[string]*bounce.Counters{"smtp": counters(b.smtp), "imap": pollerCounters(b.poller)} {
+		if c == nil {
+			continue
+		}
+		fmt.Fprintf(w, "courrier_bounce_intake_messages{intake=%q,outcome=\"recorded\"} %d\n", name, c.Received.Load())
+		fmt.Fprintf(w, "courrier_bounce_intake_messages{intake=%q,outcome=\"failed\"} %d\n", name, c.Failed.Load())
+		fmt.Fprintf(w, "courrier_bounce_intake_messages{intake=%q,outcome=\"forged\"} %d\n", name, c.Forged.Load())
+		fmt.Fprintf(w, "courrier_bounce_intake_messages{intake=%q,outcome=\"refused\"} %d\n", name, c.Refused.Load())
+	}
+}
+
+func counters(s *bounce.Server) *bounce.Counters {
+	if s == nil {
+		return nil
+	}
+	return &s.Counters
+}
+
+func pollerCounters(p *bounce.Poller) *bounce.Counters {
+	if p == nil {
+		return nil
+	}
+	return &p.Counters
+}
+
 // bounceIntakes are the running bounce intakes of serve.
 type bounceIntakes struct {
 	s      *bounceSettings
@@ -178,6 +217,7 @@ func (s *bounceSettings) wire(api *httpapi.Server, pool *pgxpool.Pool, client *r
 			return nil, err
 		}
 	}
+	bounceMetrics.Store(b)
 	if len(s.mailgunKey) > 0 {
 		api.Handle("POST /webhooks/mailgun", &httpapi.MailgunWebhook{SigningKey: s.mailgunKey, Record: b.rec.Record, Logger: logger})
 	}

@@ -105,6 +105,10 @@ func TestServeBounces(t *testing.T) {
 	var bounced int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM delivery_events WHERE event = 'bounced'`).Scan(&bounced))
 	require.Equal(t, 2, bounced)
+	var metrics strings.Builder
+	writeBounceMetrics(&metrics)
+	require.Contains(t, metrics.String(), `courrier_bounce_reports{outcome="applied"} 2`)
+	require.Contains(t, metrics.String(), `courrier_bounce_intake_messages{intake="imap",outcome="recorded"} 1`)
 }
 
 // waitFor polls cond until it holds (a minute at most: this is a wait for
