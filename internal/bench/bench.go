@@ -40,7 +40,10 @@ type Options struct {
 	BulkWorkers   int           // River MaxWorkers of the bulk queue (default 4)
 	FetchCooldown time.Duration // default 1ms
 	SMTPConns     int           // SMTP connections (default 8)
-	Phases        []string      // subset of import, river, fanout, email, sms, compliance (default all)
+	Phases        []string      // subset of import, river, fanout, email, sms, mixed, compliance (default all but mixed)
+	// AckRate is the number of single acknowledgements per second enqueued
+	// during the mixed phase's mailing (default 20).
+	AckRate int
 	Progress      io.Writer     // progress lines (nil: none)
 	Logger        *slog.Logger
 	// Compliance, when set, runs each compliance report over the ledger and
@@ -69,6 +72,9 @@ func (o *Options) defaults() {
 	}
 	if o.SMTPConns <= 0 {
 		o.SMTPConns = 8
+	}
+	if o.AckRate <= 0 {
+		o.AckRate = 20
 	}
 	if len(o.Phases) == 0 {
 		o.Phases = []string{"import", "river", "fanout", "email", "sms", "compliance"}
@@ -102,7 +108,10 @@ type Phase struct {
 	// machine (PostgreSQL, mostly).
 	CPUSelfMicros  float64 `json:"cpu_self_us_per_item,omitempty"`
 	CPUOtherMicros float64 `json:"cpu_other_us_per_item,omitempty"`
-	Note           string  `json:"note,omitempty"`
+	// WALBytes is the PostgreSQL write-ahead log written during the phase,
+	// per item (the whole cluster's WAL: the benchmark is alone on it).
+	WALBytes float64 `json:"wal_bytes_per_item,omitempty"`
+	Note     string  `json:"note,omitempty"`
 }
 
 // Report is the outcome of a run.
@@ -153,13 +162,18 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 		}
 	}
 	if opts.wants("email") {
-		if err := b.endToEnd(ctx, "email"); err != nil {
+		if err := b.endToEnd(ctx, "email", 0); err != nil {
 			return nil, fmt.Errorf("end to end email: %w", err)
 		}
 	}
 	if opts.wants("sms") {
-		if err := b.endToEnd(ctx, "sms"); err != nil {
+		if err := b.endToEnd(ctx, "sms", 0); err != nil {
 			return nil, fmt.Errorf("end to end sms: %w", err)
+		}
+	}
+	if opts.wants("mixed") {
+		if err := b.endToEnd(ctx, "email", opts.AckRate); err != nil {
+			return nil, fmt.Errorf("mixed: %w", err)
 		}
 	}
 	if opts.wants("compliance") && opts.Compliance != nil {
@@ -184,6 +198,7 @@ type runner struct {
 	opts     Options
 	rep      *Report
 	cpuStart cpuSample // taken at the start of the current phase
+	walStart string    // pg_current_wal_lsn() at the start of the current phase
 }
 
 // cpuSample is the machine's busy CPU time and this process's CPU time.
@@ -220,7 +235,23 @@ func readCPU() cpuSample {
 }
 
 // startPhase marks the start of a measured phase.
-func (b *runner) startPhase() { b.cpuStart = readCPU() }
+func (b *runner) startPhase() {
+	b.walStart = ""
+	_ = b.pool.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&b.walStart)
+	b.cpuStart = readCPU()
+}
+
+// walSince returns the WAL bytes written since the phase started.
+func (b *runner) walSince(ctx context.Context) float64 {
+	if b.walStart == "" {
+		return 0
+	}
+	var n float64
+	if err := b.pool.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8", b.walStart).Scan(&n); err != nil {
+		return 0
+	}
+	return n
+}
 
 func (b *runner) phase(name string) *Phase {
 	for i := range b.rep.Phases {
@@ -253,6 +284,9 @@ func (b *runner) record(ctx context.Context, p Phase) {
 		other := (now.busy - b.cpuStart.busy) - self
 		p.CPUSelfMicros = self.Seconds() * 1e6 / float64(p.Count)
 		p.CPUOtherMicros = max(0, other.Seconds()*1e6/float64(p.Count))
+	}
+	if p.Count > 0 {
+		p.WALBytes = b.walSince(ctx) / float64(p.Count)
 	}
 	p.PeakRSSMB = peakRSSMB()
 	var size int64
@@ -555,7 +589,11 @@ func (b *runner) fanoutOnly(ctx context.Context) error {
 
 // endToEnd fans a mailing out with the workers running and measures until
 // every message is accepted by the sink and recorded in the ledger.
-func (b *runner) endToEnd(ctx context.Context, channel string) error {
+//
+// With ackRate > 0 (the mixed phase), single acknowledgement notices are
+// enqueued at that rate on the transactional path while the mailing runs,
+// and their enqueue→accepted delays are reported.
+func (b *runner) endToEnd(ctx context.Context, channel string, ackRate int) error {
 	smtpSink, err := StartSMTPSink()
 	if err != nil {
 		return err
@@ -603,6 +641,12 @@ func (b *runner) endToEnd(ctx context.Context, channel string) error {
 	if err != nil {
 		return err
 	}
+	var acks *ackStream
+	if ackRate > 0 {
+		if acks, err = b.startAcks(ctx, client, ackRate); err != nil {
+			return err
+		}
+	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	var recorded int
@@ -634,6 +678,11 @@ func (b *runner) endToEnd(ctx context.Context, channel string) error {
 	}
 	secs := time.Since(start).Seconds()
 	b.progressDone()
+	if acks != nil {
+		if err := acks.stop(ctx); err != nil {
+			return err
+		}
+	}
 
 	var p50, p99 float64
 	if err := b.pool.QueryRow(ctx, `
@@ -643,13 +692,28 @@ func (b *runner) endToEnd(ctx context.Context, channel string) error {
 		WHERE n.campaign_id = $1`, id).Scan(&p50, &p99); err != nil {
 		return err
 	}
-	check, err := b.check(ctx, id, channel, sink())
+	accepted := sink()
+	if acks != nil {
+		accepted -= int64(len(acks.ids)) // the acknowledgements went to the same sink
+	}
+	check, err := b.check(ctx, id, channel, accepted)
 	if err != nil {
 		return err
 	}
 	b.rep.Checks = append(b.rep.Checks, check)
-	b.record(ctx, Phase{Name: "end to end " + channel, Count: n, Seconds: secs, P50Millis: p50, P99Millis: p99,
+	name := "end to end " + channel
+	if acks != nil {
+		name = "mixed: mailing by " + channel
+	}
+	b.record(ctx, Phase{Name: name, Count: n, Seconds: secs, P50Millis: p50, P99Millis: p99,
 		Note: fmt.Sprintf("%d SMTP connections opened", smtpSink.Connections())})
+	if acks != nil {
+		p, err := acks.phase(ctx, ackRate)
+		if err != nil {
+			return err
+		}
+		b.rep.Phases = append(b.rep.Phases, p)
+	}
 	return nil
 }
 
