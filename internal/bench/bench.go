@@ -43,9 +43,9 @@ type Options struct {
 	Phases        []string      // subset of import, river, fanout, email, sms, mixed, compliance (default all but mixed)
 	// AckRate is the number of single acknowledgements per second enqueued
 	// during the mixed phase's mailing (default 20).
-	AckRate int
-	Progress      io.Writer     // progress lines (nil: none)
-	Logger        *slog.Logger
+	AckRate  int
+	Progress io.Writer // progress lines (nil: none)
+	Logger   *slog.Logger
 	// Compliance, when set, runs each compliance report over the ledger and
 	// returns the seconds each took, keyed by rule.
 	Compliance func(ctx context.Context, pool *pgxpool.Pool) (map[string]float64, error)
