@@ -44,6 +44,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	phases := fs.String("phases", "import,river,fanout,email,sms,compliance", "phases to run, comma-separated: import, river, fanout, email, sms, mixed, compliance")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	ackRate := fs.Int("ack-rate", 20, "single acknowledgements per second during the mixed phase")
+	processes := fs.Int("processes", 1, "processes working the end-to-end phases (this one included); each extra one\nis this binary's bench-worker, on the same database, its CPU counted as courrier's")
 	keep := fs.Bool("keep", false, "keep the benchmark database instead of dropping it")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -98,6 +99,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	opts := bench.Options{
 		Recipients: *n, BatchSize: *batch, FanoutBatch: *fanoutBatch, Workers: *workers, BulkWorkers: *bulk, FetchCooldown: *cooldown,
 		SMTPConns: *conns, Phases: strings.Split(*phases, ","), Logger: logger, AckRate: *ackRate,
+		Processes: *processes, SpawnWorker: spawnBenchWorker(u.String(), *poolSize, *workers, *bulk, *cooldown, *conns, *batch, *fanoutBatch),
 		Compliance: func(ctx context.Context, pool *pgxpool.Pool) (map[string]float64, error) {
 			out := map[string]float64{}
 			period, err := compliance.ParsePeriod(time.Now().AddDate(-1, 0, 0).Format("2006-01-02"), time.Now().Format("2006-01-02"))

@@ -41,6 +41,14 @@ type Options struct {
 	FetchCooldown time.Duration // default 1ms
 	SMTPConns     int           // SMTP connections (default 8)
 	Phases        []string      // subset of import, river, fanout, email, sms, mixed, compliance (default all but mixed)
+	// Processes is the number of processes working the end-to-end phases,
+	// this one included (default 1). Each extra one is started with
+	// SpawnWorker and works the same queues on the same database.
+	Processes int
+	// SpawnWorker starts one more worker process (see RunWorker) delivering
+	// to the given sinks. Its stop function ends it and returns the CPU
+	// time it used.
+	SpawnWorker func(ctx context.Context, smtpURL, twilioURL string) (stop func() (time.Duration, error), err error)
 	// AckRate is the number of single acknowledgements per second enqueued
 	// during the mixed phase's mailing (default 20).
 	AckRate  int
@@ -72,6 +80,9 @@ func (o *Options) defaults() {
 	}
 	if o.SMTPConns <= 0 {
 		o.SMTPConns = 8
+	}
+	if o.Processes <= 0 {
+		o.Processes = 1
 	}
 	if o.AckRate <= 0 {
 		o.AckRate = 20
@@ -137,7 +148,7 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 			"recipients": strconv.Itoa(opts.Recipients), "batch_size": strconv.Itoa(opts.BatchSize),
 			"fanout_batch": strconv.Itoa(opts.FanoutBatch), "max_workers": strconv.Itoa(opts.Workers), "bulk_workers": strconv.Itoa(opts.BulkWorkers),
 			"fetch_cooldown": opts.FetchCooldown.String(), "smtp_connections": strconv.Itoa(opts.SMTPConns),
-			"pool_max_conns": strconv.Itoa(int(pool.Config().MaxConns)),
+			"pool_max_conns": strconv.Itoa(int(pool.Config().MaxConns)), "processes": strconv.Itoa(opts.Processes),
 		},
 		Ratios: map[string]float64{},
 	}
@@ -199,6 +210,7 @@ type runner struct {
 	rep      *Report
 	cpuStart cpuSample // taken at the start of the current phase
 	walStart string    // pg_current_wal_lsn() at the start of the current phase
+	childCPU time.Duration // CPU of the extra worker processes in the current phase
 }
 
 // cpuSample is the machine's busy CPU time and this process's CPU time.
@@ -236,7 +248,7 @@ func readCPU() cpuSample {
 
 // startPhase marks the start of a measured phase.
 func (b *runner) startPhase() {
-	b.walStart = ""
+	b.walStart, b.childCPU = "", 0
 	_ = b.pool.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&b.walStart)
 	b.cpuStart = readCPU()
 }
@@ -280,7 +292,7 @@ func (b *runner) record(ctx context.Context, p Phase) {
 	}
 	if b.cpuStart.ok && p.Count > 0 {
 		now := readCPU()
-		self := now.self - b.cpuStart.self
+		self := now.self - b.cpuStart.self + b.childCPU
 		other := (now.busy - b.cpuStart.busy) - self
 		p.CPUSelfMicros = self.Seconds() * 1e6 / float64(p.Count)
 		p.CPUOtherMicros = max(0, other.Seconds()*1e6/float64(p.Count))
@@ -629,6 +641,32 @@ func (b *runner) endToEnd(ctx context.Context, channel string, ackRate int) erro
 		_ = client.Stop(stopCtx)
 	}()
 
+	var children []func() (time.Duration, error)
+	stopChildren := func() (time.Duration, error) {
+		var total time.Duration
+		var firstErr error
+		for _, stop := range children {
+			cpu, err := stop()
+			total += cpu
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		children = nil
+		return total, firstErr
+	}
+	defer func() { _, _ = stopChildren() }()
+	for i := 1; i < b.opts.Processes; i++ {
+		if b.opts.SpawnWorker == nil {
+			return fmt.Errorf("%d processes asked but no way to start a worker process", b.opts.Processes)
+		}
+		stop, err := b.opts.SpawnWorker(ctx, smtpSink.URL(), twilio.URL)
+		if err != nil {
+			return fmt.Errorf("start worker process %d: %w", i+1, err)
+		}
+		children = append(children, stop)
+	}
+
 	m, sink, target := generalMailing, smtpSink.Accepted, "delivered"
 	if channel == "sms" {
 		m, sink, target = smsReminder, twilio.Accepted, "sent"
@@ -683,6 +721,11 @@ func (b *runner) endToEnd(ctx context.Context, channel string, ackRate int) erro
 			return err
 		}
 	}
+	childCPU, err := stopChildren()
+	if err != nil {
+		return err
+	}
+	b.childCPU = childCPU
 
 	var p50, p99 float64
 	if err := b.pool.QueryRow(ctx, `
@@ -705,8 +748,13 @@ func (b *runner) endToEnd(ctx context.Context, channel string, ackRate int) erro
 	if acks != nil {
 		name = "mixed: mailing by " + channel
 	}
+	var clients int
+	if err := b.pool.QueryRow(ctx, `SELECT count(DISTINCT attempted_by[array_length(attempted_by, 1)]) FROM river_job
+		WHERE kind = 'deliver_batch' AND finalized_at >= $1`, start).Scan(&clients); err != nil {
+		return err
+	}
 	b.record(ctx, Phase{Name: name, Count: n, Seconds: secs, P50Millis: p50, P99Millis: p99,
-		Note: fmt.Sprintf("%d SMTP connections opened", smtpSink.Connections())})
+		Note: fmt.Sprintf("%d SMTP connections opened; batches worked by %d River clients", smtpSink.Connections(), clients)})
 	if acks != nil {
 		p, err := acks.phase(ctx, ackRate)
 		if err != nil {
