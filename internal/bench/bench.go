@@ -208,8 +208,8 @@ type runner struct {
 	pool     *pgxpool.Pool
 	opts     Options
 	rep      *Report
-	cpuStart cpuSample // taken at the start of the current phase
-	walStart string    // pg_current_wal_lsn() at the start of the current phase
+	cpuStart cpuSample     // taken at the start of the current phase
+	walStart string        // pg_current_wal_lsn() at the start of the current phase
 	childCPU time.Duration // CPU of the extra worker processes in the current phase
 }
 
