@@ -59,15 +59,14 @@ func (b *runner) startAcks(ctx context.Context, client *river.Client[pgx.Tx], ra
 				IdempotencyKey: fmt.Sprintf("bench-ack:%s:%d", a.startKey, i), CreatedBy: "bench",
 			}
 			var id int64
-			err := pgx.BeginFunc(sctx, b.pool, func(tx pgx.Tx) error {
+			// The parent context: stopping the stream must never cut a
+			// transaction between its commit and its bookkeeping.
+			err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
 				var err error
-				id, _, err = jobs.EnqueueNotice(sctx, tx, client, n, nil)
+				id, _, err = jobs.EnqueueNotice(ctx, tx, client, n, nil)
 				return err
 			})
 			if err != nil {
-				if sctx.Err() != nil {
-					return
-				}
 				a.mu.Lock()
 				a.err = fmt.Errorf("enqueue acknowledgement: %w", err)
 				a.mu.Unlock()
