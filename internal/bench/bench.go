@@ -153,6 +153,13 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 		Ratios: map[string]float64{},
 	}
 	b := &runner{pool: pool, opts: opts, rep: rep}
+	// The evidence must be durable: say how the server commits.
+	for _, setting := range []string{"synchronous_commit", "wal_level", "shared_buffers"} {
+		var v string
+		if err := pool.QueryRow(ctx, "SELECT current_setting($1)", setting).Scan(&v); err == nil {
+			rep.Settings["pg_"+setting] = v
+		}
+	}
 
 	if err := b.seedRecipients(ctx); err != nil {
 		return nil, err
