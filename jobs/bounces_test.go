@@ -224,6 +224,19 @@ func TestBounceSoftThresholdAndComplaint(t *testing.T) {
 		}
 	}
 
+	// Outside the window, soft bounces do not add up.
+	b.rec.SoftWindow = time.Hour
+	rid3 := b.recipient(t, "2000007", func(r *recipients.Recipient) { r.Email = "lent@exemple.fr" })
+	for _, key := range []string{"window-1", "window-2"} {
+		nid, _ := b.enqueue(t, rightsNotice(rid3, key))
+		require.NoError(t, b.deps.deliver(ctx, nid, false))
+		b.waitDSN(t)
+		b.now = b.now.Add(2 * time.Hour)
+	}
+	var status3 string
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT email_status FROM recipients WHERE id = $1`, rid3).Scan(&status3))
+	require.Equal(t, "ok", status3, "two soft bounces two hours apart, window one hour")
+
 	// A complaint about an email that reached its mailbox.
 	b.relay.SetStatus(func(string) (string, string) { return "", "" })
 	rid2 := b.recipient(t, "2000004", func(r *recipients.Recipient) { r.Email = "autre@exemple.fr" })
