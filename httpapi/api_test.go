@@ -630,15 +630,29 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(raw), &doc))
 	require.Equal(t, "3.1.0", doc.OpenAPI)
 	for path, methods := range map[string][]string{
-		"/v1/recipients/{ref}":     {"put", "get"},
-		"/v1/recipients:import":    {"post"},
-		"/v1/events/rights":        {"post"},
-		"/v1/events/life":          {"post"},
-		"/v1/requests":             {"post"},
-		"/v1/requests/{id}":        {"get"},
-		"/v1/requests/{id}/answer": {"post"},
-		"/v1/notices/{id}":         {"get"},
-		"/v1/openapi.json":         {"get"},
+		"/v1/recipients/{ref}":       {"put", "get"},
+		"/v1/recipients:import":      {"post"},
+		"/v1/events/rights":          {"post"},
+		"/v1/events/life":            {"post"},
+		"/v1/requests":               {"post", "get"},
+		"/v1/requests/{id}":          {"get"},
+		"/v1/requests/{id}/answer":   {"post"},
+		"/v1/notices/{id}":           {"get"},
+		"/v1/openapi.json":           {"get"},
+		"/v1/recipients":             {"get"},
+		"/v1/notices":                {"get"},
+		"/v1/campaigns":              {"get"},
+		"/v1/campaigns/{id}":         {"get"},
+		"/v1/campaigns/{id}:approve": {"post"},
+		"/v1/campaigns/{id}:start":   {"post"},
+		"/v1/campaigns/{id}:pause":   {"post"},
+		"/v1/campaigns/{id}:resume":  {"post"},
+		"/v1/campaigns/{id}:cancel":  {"post"},
+		"/v1/campaigns/{id}:retry":   {"post"},
+		"/v1/reminders":              {"post"},
+		"/v1/compliance/{rule}":      {"get"},
+		"/v1/callback":               {"put", "get", "delete"},
+		"/v1/callback/failures":      {"get"},
 	} {
 		for _, m := range methods {
 			require.Contains(t, doc.Paths[path], m, path)
