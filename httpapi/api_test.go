@@ -339,7 +339,17 @@ func TestImportEndpoint(t *testing.T) {
 	t.Parallel()
 	b := setupAPI(t, func(a *API) { a.MaxImportBytes = 4096 })
 	csv := "\ufeffnumero_allocataire;prenom;nom;telephone;code_postal\n1000001;Léa;Dupré;06 12 34 56 78;75011\n1000002;Jean;Martin;01 23;75011\n1000003;Paul;Durand;;\n"
-	status, out := b.doJSON(t, "POST", "/v1/recipients:import", "ingest", csv)
+	// A dry run: per-row errors, nothing written.
+	status, out := b.doJSON(t, "POST", "/v1/recipients:import?dry_run=true", "ingest", csv)
+	require.Equal(t, 200, status, out)
+	require.EqualValues(t, 2, out["valid"])
+	require.EqualValues(t, 1, out["rejected"])
+	require.Equal(t, true, out["dry_run"])
+	require.Zero(t, b.count(t, "recipients"))
+	status, _ = b.doJSON(t, "POST", "/v1/recipients:import?dry_run=maybe", "ingest", csv)
+	require.Equal(t, 400, status)
+
+	status, out = b.doJSON(t, "POST", "/v1/recipients:import", "ingest", csv)
 	require.Equal(t, 200, status)
 	require.EqualValues(t, 2, out["inserted"])
 	require.EqualValues(t, 1, out["rejected"])

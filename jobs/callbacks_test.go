@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -248,4 +249,37 @@ func TestCallbackURLAndBackoff(t *testing.T) {
 	pool := pgtest.New(t)
 	_, _, err := SetCallback(context.Background(), pool, 42, "https://crm.caf.fr/x")
 	require.ErrorIs(t, err, ErrKeyNotFound)
+}
+
+// Through a running River client: the dispatched event is worked by the
+// status_callback worker and reaches the receiver, signed.
+func TestStatusCallbackThroughRiver(t *testing.T) {
+	t.Parallel()
+	cb := callbackSetup(t)
+	client, err := NewClient(cb.b.pool, &Deps{Pool: cb.b.pool}, ClientConfig{FetchPollInterval: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Extra:  func(w *river.Workers) error { return AddCallbackWorkers(w, cb.b.pool, nil) }})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(cb.ctx))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = client.Stop(ctx)
+	})
+	id := cb.notice(t, "k-river", "key:1")
+	cb.exec(t, `UPDATE notices SET state = 'no_route', state_reason = 'no contact' WHERE id = $1`, id)
+	n, err := DispatchCallbacks(cb.ctx, cb.b.pool, client)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	deadline := time.Now().Add(30 * time.Second)
+	for cb.events(t)[0].State != "delivered" && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	ev := cb.events(t)[0]
+	require.Equal(t, "delivered", ev.State)
+	cb.rc.mu.Lock()
+	defer cb.rc.mu.Unlock()
+	require.Len(t, cb.rc.got, 1)
+	require.Equal(t, ev.EventID, cb.rc.got[0].eventID)
+	require.NoError(t, VerifyCallbackSignature(cb.secret, cb.rc.got[0].signature, cb.rc.got[0].body, time.Now(), DefaultCallbackWindow))
 }
