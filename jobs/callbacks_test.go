@@ -144,6 +144,9 @@ func TestStatusCallbackSignedRetriedOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, failed)
 	require.NoError(t, cb.work(ev.ID, 3), "a delivered event is not sent again")
+	purged, err := PurgeDeliveredCallbacks(cb.ctx, cb.b.pool, time.Now().Add(-CallbackRetention))
+	require.NoError(t, err)
+	require.Zero(t, purged, "kept for the retention period")
 
 	require.Len(t, cb.rc.got, 2)
 	first, second := cb.rc.got[0], cb.rc.got[1]
@@ -169,6 +172,11 @@ func TestStatusCallbackSignedRetriedOnce(t *testing.T) {
 
 	// The documented verifier: the signature holds within the window, not
 	// for a replay outside it, nor for another body or secret.
+	purged, err = PurgeDeliveredCallbacks(cb.ctx, cb.b.pool, time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, purged)
+	require.Empty(t, cb.events(t))
+
 	require.NoError(t, VerifyCallbackSignature(cb.secret, second.signature, second.body, cb.now.Add(time.Minute), DefaultCallbackWindow))
 	require.ErrorIs(t, VerifyCallbackSignature(cb.secret, second.signature, second.body, cb.now.Add(6*time.Minute), DefaultCallbackWindow), ErrOutsideWindow)
 	require.ErrorIs(t, VerifyCallbackSignature(cb.secret, second.signature, append(second.body, ' '), cb.now, DefaultCallbackWindow), ErrBadSignature)
