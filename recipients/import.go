@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/courrier-dev/courrier/channels/postal"
 	"io"
 	"regexp"
 	"slices"
@@ -632,6 +633,14 @@ func (r *Recipient) Validate() error {
 	for _, b := range r.Benefits {
 		if !benefitRE.MatchString(b) {
 			return &FieldError{Field: "benefits", Reason: "must be benefit codes such as AF, APL or RSA"}
+		}
+	}
+	if r.HasPostalAddress() {
+		// A letter is the fallback of every route: an address that cannot
+		// be printed is refused now, never at print time.
+		var pe *postal.FieldError
+		if err := postal.Printable(r.Postal()); errors.As(err, &pe) {
+			return &FieldError{Field: pe.Field, Reason: pe.Reason}
 		}
 	}
 	return nil

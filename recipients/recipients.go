@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/courrier-dev/courrier/channels/postal"
 	"strings"
 	"time"
 
@@ -56,17 +57,18 @@ func (r *Recipient) HasPostalAddress() bool {
 	return r.AddressLine1 != "" && r.PostalCode != "" && r.City != ""
 }
 
-// PostalAddress is the address block of a letter.
+// Postal is the beneficiary's address for the letter rules of package postal.
+func (r *Recipient) Postal() postal.Address {
+	return postal.Address{
+		Addressee: strings.TrimSpace(r.Civility + " " + r.DisplayName()),
+		Line1:     r.AddressLine1, Line2: r.AddressLine2, PostalCode: r.PostalCode, City: r.City, Country: r.Country,
+	}
+}
+
+// PostalAddress is the address block of a letter, one line per line of the
+// window (NF Z10-011, see package postal).
 func (r *Recipient) PostalAddress() string {
-	lines := []string{strings.TrimSpace(r.Civility + " " + r.DisplayName()), r.AddressLine1}
-	if r.AddressLine2 != "" {
-		lines = append(lines, r.AddressLine2)
-	}
-	lines = append(lines, r.PostalCode+" "+strings.ToUpper(r.City))
-	if r.Country != "" && r.Country != "FR" {
-		lines = append(lines, r.Country)
-	}
-	return strings.Join(lines, "\n")
+	return strings.Join(r.Postal().Lines(), "\n")
 }
 
 // DBTX is what recipients functions need from a pool, a connection or a transaction.
