@@ -348,6 +348,7 @@ func contactOf(r *recipients.Recipient) channels.Contact {
 	}
 	if r.HasPostalAddress() {
 		c.PostalAddress = r.PostalAddress()
+		c.PostalUndeliverable = r.AddressStatus == "undeliverable"
 	}
 	return c
 }

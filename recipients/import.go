@@ -108,6 +108,9 @@ func upsertSQL(keep []string) (string, error) {
 			sets = append(sets, "email_status = CASE WHEN recipients.email IS DISTINCT FROM EXCLUDED.email THEN 'ok' ELSE recipients.email_status END")
 		case "phone":
 			sets = append(sets, "phone_status = CASE WHEN recipients.phone IS DISTINCT FROM EXCLUDED.phone THEN 'ok' ELSE recipients.phone_status END")
+		case "address_line1":
+			// A new address is deliverable until mail comes back again.
+			sets = append(sets, "address_status = CASE WHEN recipients.address_line1 IS DISTINCT FROM EXCLUDED.address_line1 THEN 'ok' ELSE recipients.address_status END")
 		}
 		sets = append(sets, c.name+" = "+newValue(c.name))
 		olds = append(olds, "recipients."+c.name)

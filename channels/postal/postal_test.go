@@ -29,14 +29,14 @@ func TestPrintableRefuses(t *testing.T) {
 		edit  func(*Address)
 		field string
 	}{
-		"no postal code": {func(a *Address) { a.PostalCode = "" }, "postal_code"},
-		"no city":        {func(a *Address) { a.City = " " }, "city"},
-		"bad code":       {func(a *Address) { a.PostalCode = "6900" }, "postal_code"},
-		"long line":      {func(a *Address) { a.Line1 = strings.Repeat("x", 39) }, "address_line1"},
-		"long name":      {func(a *Address) { a.Addressee = "Mme " + strings.Repeat("é", 35) }, "addressee"},
-		"long city":      {func(a *Address) { a.City = strings.Repeat("Saint ", 7) }, "city"},
-		"unprintable":    {func(a *Address) { a.Line2 = "Résidence 日本" }, "address_line2"},
-		"five lines abroad":    {func(a *Address) { a.Line2 = "Bâtiment B"; a.Country = "BE"; a.Addressee = "M. X" }, ""},
+		"no postal code":    {func(a *Address) { a.PostalCode = "" }, "postal_code"},
+		"no city":           {func(a *Address) { a.City = " " }, "city"},
+		"bad code":          {func(a *Address) { a.PostalCode = "6900" }, "postal_code"},
+		"long line":         {func(a *Address) { a.Line1 = strings.Repeat("x", 39) }, "address_line1"},
+		"long name":         {func(a *Address) { a.Addressee = "Mme " + strings.Repeat("é", 35) }, "addressee"},
+		"long city":         {func(a *Address) { a.City = strings.Repeat("Saint ", 7) }, "city"},
+		"unprintable":       {func(a *Address) { a.Line2 = "Résidence 日本" }, "address_line2"},
+		"five lines abroad": {func(a *Address) { a.Line2 = "Bâtiment B"; a.Country = "BE"; a.Addressee = "M. X" }, ""},
 	} {
 		a := ok
 		tc.edit(&a)

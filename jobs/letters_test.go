@@ -1,0 +1,257 @@
+package jobs
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/courrier-dev/courrier/channels"
+	"github.com/courrier-dev/courrier/channels/letters"
+	"github.com/courrier-dev/courrier/ledger"
+	"github.com/courrier-dev/courrier/notices"
+	"github.com/courrier-dev/courrier/recipients"
+	"github.com/courrier-dev/courrier/templates"
+)
+
+type letterBundle struct {
+	*testBundle
+	cfg   *LetterConfig
+	house *letters.DropDir
+	spool string
+}
+
+// setupLetters routes letters through the real letter channel, with a
+// drop-directory print house.
+func setupLetters(t *testing.T) *letterBundle {
+	t.Helper()
+	b := setup(t)
+	spool := t.TempDir()
+	ch, err := letters.New(letters.Config{Pool: b.pool, SpoolDir: spool, Now: func() time.Time { return b.now },
+		Postage: func(kind string) string {
+			if kind == string(notices.RightsOpened) {
+				return letters.LettrePrioritaire
+			}
+			return letters.LettreVerte
+		}})
+	require.NoError(t, err)
+	b.deps.Channels[channels.Letter] = ch
+	house := &letters.DropDir{Dir: t.TempDir()}
+	return &letterBundle{testBundle: b, house: house, spool: spool, cfg: &LetterConfig{
+		Cutoff: letters.DefaultCutoff,
+		Batch:  letters.BatchConfig{Pool: b.pool, SpoolDir: spool, House: house, Now: func() time.Time { return b.now }},
+	}}
+}
+
+// postOnly is a beneficiary reachable only by post.
+func postOnly(r *recipients.Recipient) {
+	r.Email, r.Phone = "", ""
+	r.FamilyName = "Lefèvre-Œuvray"
+	r.AddressLine1 = "12 rue de l'Église"
+	r.PostalCode, r.City = "97400", "Saint-Denis"
+}
+
+func pdfPages(t *testing.T, path string) int {
+	t.Helper()
+	out, err := exec.Command("pdfinfo", path).Output()
+	require.NoError(t, err)
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pages:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			require.NoError(t, err)
+			return n
+		}
+	}
+	t.Fatal("no Pages in pdfinfo output")
+	return 0
+}
+
+func events(t *testing.T, b *letterBundle, noticeID int64) []string {
+	t.Helper()
+	evs, err := ledger.EventsForNotice(context.Background(), b.pool, noticeID)
+	require.NoError(t, err)
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Event)
+	}
+	return out
+}
+
+// TestLettersEndToEnd: notices for post-only beneficiaries become PDF
+// letters, a Friday 16:00 cut-off batches and hands them to the drop
+// directory, the manifest's page counts match the merged PDFs, and the
+// print house's receipts land in the ledger.
+func TestLettersEndToEnd(t *testing.T) {
+	t.Parallel()
+	b := setupLetters(t)
+	ctx := context.Background()
+	friday := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC) // Friday 11:00 Paris
+	b.now = friday
+	var ids []int64
+	for i := range 3 {
+		rid := b.recipient(t, fmt.Sprintf("200000%d", i), postOnly)
+		n := rightsNotice(rid, fmt.Sprintf("k-letter-%d", i))
+		if i == 2 {
+			n.Kind, n.Data = notices.Kind("general_information"), templates.SampleData("general_information")
+		}
+		id, _ := b.enqueue(t, n)
+		require.NoError(t, b.deps.deliver(ctx, id, false))
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		n, err := notices.Get(ctx, b.pool, id)
+		require.NoError(t, err)
+		require.Equal(t, notices.StateSent, n.State, n.StateReason)
+		require.Equal(t, "letter", n.Channel)
+	}
+	spooled, _ := filepath.Glob(filepath.Join(b.spool, "L*.pdf"))
+	require.Len(t, spooled, 3)
+
+	// Nothing before the cut-off: Thursday's cut-off precedes the letters.
+	batches, _, err := RunLetterCutoff(ctx, b.cfg, b.client, letters.DefaultCutoff.Last(friday))
+	require.NoError(t, err)
+	require.Empty(t, batches)
+
+	b.now = time.Date(2026, 12, 4, 15, 0, 1, 0, time.UTC) // Friday 16:00:01 Paris
+	cutoff := b.cfg.Cutoff.Last(b.now)
+	require.Equal(t, time.Date(2026, 12, 4, 16, 0, 0, 0, time.FixedZone("CET", 3600)).Unix(), cutoff.Unix())
+	batches, _, err = RunLetterCutoff(ctx, b.cfg, b.client, cutoff)
+	require.NoError(t, err)
+	require.Len(t, batches, 1)
+	batch := batches[0]
+	require.Equal(t, "B20261204-160000", batch.ID)
+	require.Equal(t, "handed", batch.State)
+	require.Equal(t, 3, batch.Letters)
+
+	// The print house holds the batch: PDFs per postage class, manifests, checksums.
+	in := filepath.Join(b.house.Dir, "in", batch.ID)
+	names, _ := filepath.Glob(filepath.Join(in, "*"))
+	var base []string
+	for _, n := range names {
+		base = append(base, filepath.Base(n))
+	}
+	require.ElementsMatch(t, []string{"B20261204-160000-lettre_prioritaire-001.pdf", "B20261204-160000-lettre_verte-001.pdf",
+		"SHA256SUMS", "manifest.csv", "manifest.json"}, base)
+	f, err := os.Open(filepath.Join(in, "manifest.csv"))
+	require.NoError(t, err)
+	recs, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	require.NoError(t, err)
+	require.Len(t, recs, 4)
+	pagesByFile := map[string]int{}
+	for _, r := range recs[1:] {
+		pages, _ := strconv.Atoi(r[4])
+		sheets, _ := strconv.Atoi(r[5])
+		require.Equal(t, (pages+1)/2, sheets)
+		pagesByFile[r[6]] += sheets * 2 // printed two-sided: blank backs keep letters on their own sheets
+	}
+	for file, want := range pagesByFile {
+		require.Equal(t, want, pdfPages(t, filepath.Join(in, file)), file)
+	}
+	var manifest struct {
+		Totals struct{ Letters, Pages, Sheets int }
+		Files  []struct{ Name, SHA256 string }
+	}
+	raw, err := os.ReadFile(filepath.Join(in, "manifest.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &manifest))
+	require.Equal(t, 3, manifest.Totals.Letters)
+	cmd := exec.Command("sha256sum", "-c", "SHA256SUMS")
+	cmd.Dir = in
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	// The merged PDF carries the letters' text.
+	text, err := exec.Command("pdftotext", "-layout", filepath.Join(in, "B20261204-160000-lettre_prioritaire-001.pdf"), "-").Output()
+	require.NoError(t, err)
+	require.Contains(t, string(text), "97400 SAINT DENIS")
+	require.Contains(t, string(text), "Lefèvre-Œuvray")
+
+	for _, id := range ids {
+		n, err := notices.Get(ctx, b.pool, id)
+		require.NoError(t, err)
+		require.Equal(t, notices.StateDelivered, n.State)
+		require.Equal(t, []string{"sending", "sent", letters.EventQueued, letters.EventHanded, "delivered"}, events(t, b, id))
+	}
+	// Evidence: hash, batch, and the PDF reproduces byte for byte.
+	facts, err := letters.Evidence(ctx, b.pool, ids[0])
+	require.NoError(t, err)
+	require.Len(t, facts, 1)
+	require.Equal(t, batch.ID, facts[0].BatchID)
+	require.Len(t, facts[0].PDFSHA256, 64)
+	_, same, err := letters.ReproducePDF(ctx, b.pool, facts[0].DeliveryID)
+	require.NoError(t, err)
+	require.True(t, same, "reproduced PDF differs from the recorded hash")
+
+	// Receipts: an acknowledgement file, the same file again, and a
+	// receipt for a letter that does not exist.
+	l0, l1 := facts[0].Letter, letters.Ref(facts[0].DeliveryID+1)
+	ack := "batch_id,letter_id,status,date\n" +
+		batch.ID + "," + l0 + ",printed,2026-12-07\n" +
+		batch.ID + "," + l0 + ",posted,2026-12-07\n" +
+		batch.ID + "," + l1 + ",posted,2026-12-07\n" +
+		batch.ID + ",L999999,posted,2026-12-07\n"
+	out1 := filepath.Join(b.house.Dir, "out")
+	require.NoError(t, os.MkdirAll(out1, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(out1, "ack-1.csv"), []byte(ack), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(out1, "ack-1-copy.csv"), []byte(ack), 0o644))
+	results, err := PollLetterReceipts(ctx, b.pool, b.client, b.house)
+	require.NoError(t, err)
+	require.Len(t, results, 2)
+	require.True(t, results[0].Duplicate != results[1].Duplicate, "exactly one copy is a duplicate: %+v", results)
+	first := results[0]
+	if first.Duplicate {
+		first = results[1]
+	}
+	require.Equal(t, 3, first.Applied)
+	require.Equal(t, []string{"L999999"}, first.Unknown)
+	require.Equal(t, []string{"sending", "sent", letters.EventQueued, letters.EventHanded, "delivered", "printed", "posted"}, events(t, b, ids[0]))
+	left, _ := filepath.Glob(filepath.Join(out1, "*.csv"))
+	require.Empty(t, left, "receipt files are archived")
+
+	// Returned mail: the address becomes undeliverable, the notice is re-routed
+	// and, with no other channel, ends not reached.
+	ret := "letter_id,date,reason\n" + l0 + ",2026-12-10,NPAI\nL999999,2026-12-10,NPAI\n"
+	require.NoError(t, os.WriteFile(filepath.Join(out1, "returned-1.csv"), []byte(ret), 0o644))
+	results, err = PollLetterReceipts(ctx, b.pool, b.client, b.house)
+	require.NoError(t, err)
+	require.Equal(t, 1, results[0].Applied)
+	require.Equal(t, []string{"L999999"}, results[0].Unknown)
+	var rid int64
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT recipient_id FROM notices WHERE id = $1`, ids[0]).Scan(&rid))
+	r, err := recipients.Get(ctx, b.pool, rid)
+	require.NoError(t, err)
+	require.Equal(t, "undeliverable", r.AddressStatus)
+	require.Equal(t, 1, countJobsFor(t, b, ids[0]))
+	require.NoError(t, b.deps.deliver(ctx, ids[0], false))
+	n, err := notices.Get(ctx, b.pool, ids[0])
+	require.NoError(t, err)
+	require.Equal(t, notices.StateNoRoute, n.State)
+	require.Contains(t, n.StateReason, "letter: postal address undeliverable")
+	require.Nil(t, n.DeliveredAt)
+
+	// The API path records the same return only once.
+	res, err := RecordReturnedLetters(ctx, b.pool, b.client, []letters.ReturnRow{{Letter: l0, Date: b.now, Reason: "NPAI"}})
+	require.NoError(t, err)
+	require.Equal(t, 0, res.Applied)
+	require.Equal(t, 1, res.Stale)
+	_, err = RecordReturnedLetters(ctx, b.pool, b.client, []letters.ReturnRow{{Letter: l0, Date: b.now, Reason: "PERDU"}})
+	require.ErrorContains(t, err, "returns[0]: reason")
+}
+
+func countJobsFor(t *testing.T, b *letterBundle, noticeID int64) int {
+	t.Helper()
+	var n int
+	require.NoError(t, b.pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM river_job WHERE kind = 'deliver' AND (args->>'notice_id')::bigint = $1 AND state = 'available'`, noticeID).Scan(&n))
+	return n - 1 // the job of the first delivery was never worked here
+}
