@@ -31,7 +31,10 @@ type BatchConfig struct {
 	// MaxLettersPerFile splits a postage class into several PDFs (default
 	// 5,000 letters, about 10,000 pages).
 	MaxLettersPerFile int
-	Now               func() time.Time
+	// KeepPDF keeps each letter's PDF in the spool after the handover
+	// (the render input is always removed).
+	KeepPDF bool
+	Now     func() time.Time
 }
 
 func (c *BatchConfig) now() time.Time {
@@ -455,7 +458,9 @@ func hand(ctx context.Context, cfg BatchConfig, id, dir string) error {
 	// The print house holds the letters now; the batch directory keeps the
 	// merged PDFs for the operator, the spool copies go.
 	for _, p := range spool {
-		_ = os.Remove(p)
+		if !cfg.KeepPDF {
+			_ = os.Remove(p)
+		}
 		_ = os.Remove(p[:len(p)-len(".pdf")] + ".json")
 	}
 	return nil

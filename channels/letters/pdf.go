@@ -74,8 +74,12 @@ func prepareFont(name string, ttf []byte) (*pdfFont, error) {
 	toUni := map[uint16]rune{}
 	for r := rune(0x20); r <= 0x25A1; r++ {
 		g, err := f.GlyphIndex(&buf, r)
-		// fpdf's subsetter (which cut these fonts) gives the space glyph 0.
-		if err != nil || (g == 0 && r != ' ') {
+		if r == ' ' {
+			// fpdf's subsetter (which cut these fonts) left U+0020 out of
+			// the cmap; the no-break space has the same glyph and width.
+			g, err = f.GlyphIndex(&buf, 0xA0)
+		}
+		if err != nil || g == 0 {
 			continue
 		}
 		a, err := f.GlyphAdvance(&buf, g, upem, font.HintingNone)

@@ -198,6 +198,7 @@ func firstPage(pdf *Page, l Letter) {
 // layout wraps the body into lines of bodyWidth. An all-capitals line is a
 // heading and is set in bold.
 func layout(pdf *Page, body string) []line {
+	pdf.SetFont(false, bodySize)
 	var out []line
 	for _, para := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n") {
 		para = strings.TrimRight(para, " \t")

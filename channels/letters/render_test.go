@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/courrier-dev/courrier/channels/postal"
 )
 
 func sampleLetter() Letter {
@@ -220,6 +222,55 @@ func TestFrenchDate(t *testing.T) {
 	} {
 		if got := FrenchDate(in); got != want {
 			t.Errorf("FrenchDate(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestLongLinesWrap: every word of a long paragraph stays inside the right
+// margin (pdftotext -bbox), and no glyph is missing (no .notdef boxes: the
+// text layer has no U+FFFD or "?" the input did not have).
+func TestLongLinesWrap(t *testing.T) {
+	t.Parallel()
+	l := sampleLetter()
+	l.Body = strings.Repeat("Ce montant vous sera versé chaque mois sur votre compte bancaire. ", 12)
+	b, _, err := RenderBytes(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := readBBox(t, pdfFile(t, b))
+	lines := 0
+	for _, w := range doc.Pages[0].Words {
+		if x1 := w.XMax * 25.4 / 72; x1 > pageW-marginRight+0.5 {
+			t.Errorf("%q ends at %.1f mm, beyond the right margin", w.Text, x1)
+		}
+		if strings.ContainsAny(w.Text, "?\uFFFD") {
+			t.Errorf("word %q has a missing glyph", w.Text)
+		}
+		if w.Text == "bancaire." {
+			lines++
+		}
+	}
+	if lines != 12 {
+		t.Errorf("%d sentences found, want 12", lines)
+	}
+}
+
+// TestFontCoversPrintable: every character that postal.Printable lets into
+// an address has a real glyph (not .notdef, glyph 0) in both fonts.
+func TestFontCoversPrintable(t *testing.T) {
+	t.Parallel()
+	fs, err := loadFonts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := rune(0x20); r < 0x2800; r++ {
+		if !postal.PrintableRune(r) || r == '\n' {
+			continue
+		}
+		for i, f := range fs {
+			if g, ok := f.gid[r]; !ok || g == 0 {
+				t.Errorf("font %d: no glyph for U+%04X %q", i, r, r)
+			}
 		}
 	}
 }

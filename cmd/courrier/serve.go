@@ -133,6 +133,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	periodic = append(periodic, jobs.IntakePeriodicJobs()...)
 	periodic = append(periodic, jobs.CampaignPeriodicJobs(cal)...)
 	periodic = append(periodic, jobs.CompliancePeriodicJobs(jobs.ComplianceConfig{Retention: retention})...)
+	periodic = serveLetters(rt.deps, periodic)
 
 	client, err := jobs.NewClient(pool, rt.deps, jobs.ClientConfig{
 		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic,
@@ -144,6 +145,9 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 				return err
 			}
 			if err := jobs.AddComplianceWorkers(w, pool); err != nil {
+				return err
+			}
+			if err := addLetterWorkers(w, rt.deps); err != nil {
 				return err
 			}
 			return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Calendar: cal, Config: campaignCfg,
