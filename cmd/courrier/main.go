@@ -38,6 +38,7 @@ func commands() []command {
 		{"verify", "verify the ledger's hash chain, or an evidence pack offline", runVerify},
 		{"apikey", "create, list and revoke API keys", runAPIKey},
 		{"templates", "list, lint and preview the message templates", runTemplates},
+		{"letters", "preview letters, run and list print batches, record print receipts and returned mail", runLetters},
 		{"bench", "benchmark courrier end to end against River's own throughput", runBench},
 		{"version", "print the version", func(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintln(env.Stdout, "courrier", version)
