@@ -37,7 +37,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	cooldown := fs.Duration("fetch-cooldown", time.Millisecond, "River FetchCooldown")
 	conns := fs.Int("smtp-connections", 8, "SMTP connections (and messages sent at once per batch)")
 	poolSize := fs.Int("pool", 40, "PostgreSQL connections")
-	phases := fs.String("phases", "import,river,fanout,email,sms,compliance", "phases to run, comma-separated")
+	phases := fs.String("phases", "import,river,fanout,email,sms,letters,compliance", "phases to run, comma-separated")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	keep := fs.Bool("keep", false, "keep the benchmark database instead of dropping it")
 	if err := fs.Parse(args); err != nil {

@@ -40,7 +40,7 @@ type Options struct {
 	BulkWorkers   int           // River MaxWorkers of the bulk queue (default 4)
 	FetchCooldown time.Duration // default 1ms
 	SMTPConns     int           // SMTP connections (default 8)
-	Phases        []string      // subset of import, river, fanout, email, sms, compliance (default all)
+	Phases        []string      // subset of import, river, fanout, email, sms, letters, compliance (default all)
 	Progress      io.Writer     // progress lines (nil: none)
 	Logger        *slog.Logger
 	// Compliance, when set, runs each compliance report over the ledger and
@@ -71,7 +71,7 @@ func (o *Options) defaults() {
 		o.SMTPConns = 8
 	}
 	if len(o.Phases) == 0 {
-		o.Phases = []string{"import", "river", "fanout", "email", "sms", "compliance"}
+		o.Phases = []string{"import", "river", "fanout", "email", "sms", "letters", "compliance"}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -160,6 +160,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 	if opts.wants("sms") {
 		if err := b.endToEnd(ctx, "sms"); err != nil {
 			return nil, fmt.Errorf("end to end sms: %w", err)
+		}
+	}
+	if opts.wants("letters") {
+		if err := b.lettersPhase(ctx); err != nil {
+			return nil, fmt.Errorf("letters: %w", err)
 		}
 	}
 	if opts.wants("compliance") && opts.Compliance != nil {
