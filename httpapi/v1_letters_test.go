@@ -27,3 +27,15 @@ func TestReturnedLettersRejectsBadInput(t *testing.T) {
 	require.Equal(t, 200, status, out)
 	require.True(t, strings.Contains(out, `"unknown":["L999"]`) && strings.Contains(out, `"applied":0`), out)
 }
+
+// TestUnprintableAddressRefusedAtIntake: PUT /v1/recipients refuses an
+// address a letter cannot carry, naming the field.
+func TestUnprintableAddressRefusedAtIntake(t *testing.T) {
+	t.Parallel()
+	b := setupAPI(t, nil)
+	status, out := b.do(t, "PUT", "/v1/recipients/7654321", "ingest",
+		`{"given_name":"Léa","family_name":"Dupré","address_line1":"Résidence des Grands Chênes, bâtiment A, escalier 4","postal_code":"75011","city":"Paris"}`)
+	require.Equal(t, 400, status, out)
+	require.Contains(t, out, `"field":"address_line1"`)
+	require.Contains(t, out, "NF Z10-011 allows 38")
+}

@@ -643,6 +643,10 @@ func (r *Recipient) Validate() error {
 		// be printed is refused now, never at print time.
 		var pe *postal.FieldError
 		if err := postal.Printable(r.Postal()); errors.As(err, &pe) {
+			if pe.Field == "addressee" {
+				// The addressee line is civility, given and family name.
+				return &FieldError{Field: "family_name", Reason: "with civility and given name " + pe.Reason}
+			}
 			return &FieldError{Field: pe.Field, Reason: pe.Reason}
 		}
 	}
