@@ -34,12 +34,11 @@ const ptPerMM = 72 / 25.4
 
 // pdfFont is one embedded font, prepared once.
 type pdfFont struct {
-	name     string                   // PostScript base name
-	gid      map[rune]uint16          // rune → glyph id
-	adv      map[rune]float64         // rune → advance in 1/1000 em
-	missing  uint16                   // glyph for runes the font lacks
-	objects  func(first int) [][]byte // the 5 font objects numbered from first
-	firstObj int
+	name    string                   // PostScript base name
+	gid     map[rune]uint16          // rune → glyph id
+	adv     map[rune]float64         // rune → advance in 1/1000 em
+	missing uint16                   // glyph for runes the font lacks
+	objects func(first int) [][]byte // the 5 font objects numbered from first
 }
 
 var (
