@@ -76,16 +76,53 @@ func (c *LetterConfig) log() *slog.Logger {
 	return slog.Default()
 }
 
-// LetterPeriodicJobs runs the cut-off at each working day's cut-off time.
+// LetterReceiptsArgs reads the print house's waiting receipts (between
+// cut-offs, so that returned mail is re-routed within the hour).
+type LetterReceiptsArgs struct{}
+
+// Kind is the River job kind.
+func (LetterReceiptsArgs) Kind() string { return "letter_receipts" }
+
+// InsertOpts: one at a time.
+func (LetterReceiptsArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// LetterReceiptsWorker works LetterReceiptsArgs.
+type LetterReceiptsWorker struct {
+	river.WorkerDefaults[LetterReceiptsArgs]
+	Cfg *LetterConfig
+}
+
+// Work reads the receipts.
+func (w *LetterReceiptsWorker) Work(ctx context.Context, job *river.Job[LetterReceiptsArgs]) error {
+	results, err := PollLetterReceipts(ctx, w.Cfg.Batch.Pool, river.ClientFromContext[pgx.Tx](ctx), w.Cfg.Batch.House)
+	for _, r := range results {
+		w.Cfg.log().Info("print receipts recorded", "file", r.File, "rows", r.Rows, "applied", r.Applied,
+			"unknown", len(r.Unknown), "duplicate", r.Duplicate)
+	}
+	return err
+}
+
+// LetterPeriodicJobs runs the cut-off at each working day's cut-off time,
+// and reads receipts every hour.
 func LetterPeriodicJobs(c letters.Cutoff) []*river.PeriodicJob {
-	return []*river.PeriodicJob{river.NewPeriodicJob(c, func() (river.JobArgs, *river.InsertOpts) {
-		return LetterCutoffArgs{}, nil
-	}, &river.PeriodicJobOpts{ID: "letter_cutoff"})}
+	return []*river.PeriodicJob{
+		river.NewPeriodicJob(c, func() (river.JobArgs, *river.InsertOpts) {
+			return LetterCutoffArgs{}, nil
+		}, &river.PeriodicJobOpts{ID: "letter_cutoff"}),
+		river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+			return LetterReceiptsArgs{}, nil
+		}, &river.PeriodicJobOpts{ID: "letter_receipts"}),
+	}
 }
 
 // AddLetterWorkers registers the letter workers.
 func AddLetterWorkers(w *river.Workers, cfg *LetterConfig) error {
-	return river.AddWorkerSafely(w, &LetterCutoffWorker{Cfg: cfg})
+	if err := river.AddWorkerSafely(w, &LetterCutoffWorker{Cfg: cfg}); err != nil {
+		return err
+	}
+	return river.AddWorkerSafely(w, &LetterReceiptsWorker{Cfg: cfg})
 }
 
 // PollLetterReceipts reads every receipt file waiting at the print house

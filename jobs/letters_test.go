@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
 	"github.com/courrier-dev/courrier/channels"
@@ -254,4 +257,32 @@ func countJobsFor(t *testing.T, b *letterBundle, noticeID int64) int {
 	require.NoError(t, b.pool.QueryRow(context.Background(),
 		`SELECT count(*) FROM river_job WHERE kind = 'deliver' AND (args->>'notice_id')::bigint = $1 AND state = 'available'`, noticeID).Scan(&n))
 	return n - 1 // the job of the first delivery was never worked here
+}
+
+// TestLetterCutoffJob works the periodic cut-off job: a letter queued on
+// Friday after 16:00 goes with Monday's batch; the receipts job reads an
+// empty out/ directory.
+func TestLetterCutoffJob(t *testing.T) {
+	t.Parallel()
+	b := setupLetters(t)
+	ctx := context.Background()
+	b.now = time.Date(2026, 12, 4, 15, 30, 0, 0, time.UTC)
+	rid := b.recipient(t, "2000100", postOnly)
+	id, _ := b.enqueue(t, rightsNotice(rid, "k-job"))
+	require.NoError(t, b.deps.deliver(ctx, id, false))
+	b.now = time.Date(2026, 12, 7, 16, 0, 0, 0, time.UTC) // Monday, after its cut-off
+	worker := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &LetterCutoffWorker{Cfg: b.cfg})
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = worker.Work(ctx, t, tx, LetterCutoffArgs{}, nil)
+	require.NoError(t, err)
+	bs, err := letters.Batches(ctx, b.pool, 10)
+	require.NoError(t, err)
+	require.Len(t, bs, 1)
+	require.Equal(t, "B20261207-160000", bs[0].ID, "Monday's cut-off, Paris time")
+	require.Equal(t, 1, bs[0].Receipts["handed"])
+	rworker := rivertest.NewWorker(t, riverpgxv5.New(b.pool), &river.Config{}, &LetterReceiptsWorker{Cfg: b.cfg})
+	_, err = rworker.Work(ctx, t, tx, LetterReceiptsArgs{}, nil)
+	require.NoError(t, err)
 }
