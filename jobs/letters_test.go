@@ -286,3 +286,73 @@ func TestLetterCutoffJob(t *testing.T) {
 	_, err = rworker.Work(ctx, t, tx, LetterReceiptsArgs{}, nil)
 	require.NoError(t, err)
 }
+
+// failingHouse fails its first Put after uploading half the files, as a
+// crash or a dropped connection would.
+type failingHouse struct {
+	*letters.DropDir
+	fails int
+}
+
+func (h *failingHouse) Put(ctx context.Context, batchID string, files []string) error {
+	if h.fails > 0 {
+		h.fails--
+		_ = h.DropDir.Put(ctx, batchID, files[:len(files)/2])
+		return fmt.Errorf("connection reset")
+	}
+	return h.DropDir.Put(ctx, batchID, files)
+}
+
+// TestBatchHandoverResumes: a handover that fails leaves the batch built and
+// its letters batched (print_queued, not print_handed); the next run hands
+// the same batch, whole, once, and makes no second batch.
+func TestBatchHandoverResumes(t *testing.T) {
+	t.Parallel()
+	b := setupLetters(t)
+	ctx := context.Background()
+	house := &failingHouse{DropDir: b.house, fails: 1}
+	b.cfg.Batch.House = house
+	b.now = time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	var ids []int64
+	for i := range 2 {
+		rid := b.recipient(t, fmt.Sprintf("200020%d", i), postOnly)
+		id, _ := b.enqueue(t, rightsNotice(rid, fmt.Sprintf("k-resume-%d", i)))
+		require.NoError(t, b.deps.deliver(ctx, id, false))
+		ids = append(ids, id)
+	}
+	cutoff := time.Date(2026, 12, 4, 15, 0, 0, 0, time.UTC)
+	_, _, err := RunLetterCutoff(ctx, b.cfg, b.client, cutoff)
+	require.ErrorContains(t, err, "connection reset")
+	bs, err := letters.Batches(ctx, b.pool, 10)
+	require.NoError(t, err)
+	require.Len(t, bs, 1)
+	require.Equal(t, "built", bs[0].State)
+	require.Equal(t, 2, bs[0].Receipts["batched"])
+	require.NotContains(t, events(t, b, ids[0]), letters.EventHanded)
+
+	b.now = b.now.Add(time.Hour)
+	batches, _, err := RunLetterCutoff(ctx, b.cfg, b.client, cutoff)
+	require.NoError(t, err)
+	require.Len(t, batches, 1)
+	require.Equal(t, bs[0].ID, batches[0].ID)
+	require.Equal(t, "handed", batches[0].State)
+	bs, err = letters.Batches(ctx, b.pool, 10)
+	require.NoError(t, err)
+	require.Len(t, bs, 1, "no second batch")
+	cmd := exec.Command("sha256sum", "-c", "SHA256SUMS")
+	cmd.Dir = filepath.Join(b.house.Dir, "in", bs[0].ID)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	leftovers, _ := filepath.Glob(filepath.Join(cmd.Dir, "*.part"))
+	require.Empty(t, leftovers)
+	for _, id := range ids {
+		evs := events(t, b, id)
+		n := 0
+		for _, e := range evs {
+			if e == letters.EventHanded {
+				n++
+			}
+		}
+		require.Equal(t, 1, n, "one print_handed per letter: %v", evs)
+	}
+}

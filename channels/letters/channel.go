@@ -236,6 +236,12 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 		os.Remove(tmp)
 		return err
 	}
+	// On disk before the letter is queued: a batch must find it after a crash.
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
 		return err
