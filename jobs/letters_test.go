@@ -20,6 +20,7 @@ import (
 
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/channels/letters"
+	"github.com/courrier-dev/courrier/compliance"
 	"github.com/courrier-dev/courrier/ledger"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
@@ -101,7 +102,10 @@ func TestLettersEndToEnd(t *testing.T) {
 	b.now = friday
 	var ids []int64
 	for i := range 3 {
-		rid := b.recipient(t, fmt.Sprintf("200000%d", i), postOnly)
+		rid := b.recipient(t, fmt.Sprintf("200000%d", i), func(r *recipients.Recipient) {
+			postOnly(r)
+			r.JoinedAt = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC) // due a yearly notice
+		})
 		n := rightsNotice(rid, fmt.Sprintf("k-letter-%d", i))
 		if i == 2 {
 			n.Kind, n.Data = notices.Kind("general_information"), templates.SampleData("general_information")
@@ -221,6 +225,13 @@ func TestLettersEndToEnd(t *testing.T) {
 	left, _ := filepath.Glob(filepath.Join(out1, "*.csv"))
 	require.Empty(t, left, "receipt files are archived")
 
+	// The yearly-notice report counts the letter (print_handed is its proof).
+	period := compliance.Period{From: time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 11, 0, 0, 0, 0, time.UTC),
+		AsOf: time.Date(2026, 12, 11, 0, 0, 0, 0, time.UTC)}
+	rep, err := compliance.Run(ctx, b.pool, compliance.RuleYearlyNotice, period)
+	require.NoError(t, err)
+	require.NotContains(t, rep.Refs("not_covered"), "2000000")
+
 	// Returned mail: the address becomes undeliverable, the notice is re-routed
 	// and, with no other channel, ends not reached.
 	ret := "letter_id,date,reason\n" + l0 + ",2026-12-10,NPAI\nL999999,2026-12-10,NPAI\n"
@@ -241,6 +252,9 @@ func TestLettersEndToEnd(t *testing.T) {
 	require.Equal(t, notices.StateNoRoute, n.State)
 	require.Contains(t, n.StateReason, "letter: postal address undeliverable")
 	require.Nil(t, n.DeliveredAt)
+	rep, err = compliance.Run(ctx, b.pool, compliance.RuleYearlyNotice, period)
+	require.NoError(t, err)
+	require.Contains(t, rep.Refs("not_covered"), "2000000", "a returned letter does not cover the beneficiary")
 
 	// The API path records the same return only once.
 	res, err := RecordReturnedLetters(ctx, b.pool, b.client, []letters.ReturnRow{{Letter: l0, Date: b.now, Reason: "NPAI"}})
