@@ -31,8 +31,8 @@ type BatchConfig struct {
 	// MaxLettersPerFile splits a postage class into several PDFs (default
 	// 5,000 letters, about 10,000 pages).
 	MaxLettersPerFile int
-	// KeepPDF keeps each letter's PDF in the spool after the handover
-	// (the render input is always removed).
+	// KeepPDF keeps each letter's PDF and the batch's files in the spool
+	// after the handover (the render input is always removed).
 	KeepPDF bool
 	Now     func() time.Time
 }
@@ -455,13 +455,18 @@ func hand(ctx context.Context, cfg BatchConfig, id, dir string) error {
 	if err != nil {
 		return err
 	}
-	// The print house holds the letters now; the batch directory keeps the
-	// merged PDFs for the operator, the spool copies go.
+	// The print house holds the letters now: the local copies (personal
+	// data) go, unless KeepPDF asks to keep the PDFs. The ledger keeps the
+	// hashes; ReproducePDF renders a letter again while its content is
+	// retained.
 	for _, p := range spool {
 		if !cfg.KeepPDF {
 			_ = os.Remove(p)
 		}
 		_ = os.Remove(p[:len(p)-len(".pdf")] + ".json")
+	}
+	if !cfg.KeepPDF {
+		_ = os.RemoveAll(dir)
 	}
 	return nil
 }
