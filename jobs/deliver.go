@@ -65,6 +65,9 @@ type Deps struct {
 	// worker that marked it; after that a crash is assumed and it is sent
 	// again (the documented duplicate window). Defaults to 3 minutes.
 	SendingLease time.Duration
+	// Letters is the print batch configuration (cut-off job, demo); nil
+	// when letters are not batched.
+	Letters *LetterConfig
 }
 
 func (d *Deps) now() time.Time {
@@ -353,6 +356,7 @@ func contactOf(r *recipients.Recipient) channels.Contact {
 	}
 	if r.HasPostalAddress() {
 		c.PostalAddress = r.PostalAddress()
+		c.PostalUndeliverable = r.AddressStatus == "undeliverable"
 	}
 	return c
 }

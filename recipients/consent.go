@@ -7,11 +7,12 @@ import (
 
 // Recipient events (recipient_events.event).
 const (
-	EventSMSConsentWithdrawn = "sms_consent_withdrawn"
-	EventSMSConsentRestored  = "sms_consent_restored"
-	EventEmailUndeliverable  = "email_undeliverable"
-	EventPhoneUndeliverable  = "phone_undeliverable"
-	EventUnsubscribed        = "unsubscribed"
+	EventSMSConsentWithdrawn  = "sms_consent_withdrawn"
+	EventSMSConsentRestored   = "sms_consent_restored"
+	EventEmailUndeliverable   = "email_undeliverable"
+	EventPhoneUndeliverable   = "phone_undeliverable"
+	EventUnsubscribed         = "unsubscribed"
+	EventAddressUndeliverable = "address_undeliverable"
 )
 
 // Each function below changes the recipients row and appends its
@@ -75,6 +76,15 @@ func MarkPhoneUndeliverable(ctx context.Context, db DBTX, id int64, reason strin
 	return change(ctx, db, id, EventPhoneUndeliverable, "sms", "", reason,
 		`UPDATE recipients SET phone_status = 'undeliverable', updated_at = now()
 		 WHERE id = $1 AND phone IS NOT NULL AND phone_status <> 'undeliverable' RETURNING id`)
+}
+
+// MarkAddressUndeliverable marks beneficiary id's postal address
+// undeliverable (a letter came back: "n'habite pas à l'adresse indiquée");
+// the router then skips letters until the address changes.
+func MarkAddressUndeliverable(ctx context.Context, db DBTX, id int64, reason string) error {
+	return change(ctx, db, id, EventAddressUndeliverable, "letter", "", reason,
+		`UPDATE recipients SET address_status = 'undeliverable', updated_at = now()
+		 WHERE id = $1 AND address_status <> 'undeliverable' RETURNING id`)
 }
 
 // OptOutOutreach records that beneficiary id wants no more general mailings

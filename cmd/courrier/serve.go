@@ -145,6 +145,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	}
 	periodic = append(periodic, bounces.periodicJobs()...)
 	periodic = append(periodic, jobs.CallbackPeriodicJobs()...)
+	periodic = serveLetters(rt.deps, periodic)
 
 	client, err := jobs.NewClient(pool, rt.deps, jobs.ClientConfig{
 		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic,
@@ -162,6 +163,9 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 				return err
 			}
 			if err := addCallbackWorkers(w, pool, logger); err != nil {
+				return err
+			}
+			if err := addLetterWorkers(w, rt.deps); err != nil {
 				return err
 			}
 			return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Calendar: cal, Config: campaignCfg,
