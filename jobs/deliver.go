@@ -17,6 +17,7 @@ import (
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
 	"github.com/courrier-dev/courrier/templates"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // DeliverArgs asks for one notice to be delivered.
@@ -33,9 +34,10 @@ func (DeliverArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 12}
 }
 
-// Schedule says when SMS may be sent; see channels.QuietHours.
+// Schedule says when SMS may be sent to a beneficiary living under cal;
+// see channels.QuietHours.
 type Schedule interface {
-	Next(t time.Time) time.Time
+	NextIn(t time.Time, cal territories.Calendar) time.Time
 }
 
 // Deps is what the delivery workers need.
@@ -50,6 +52,9 @@ type Deps struct {
 	Routes channels.Routes
 	// Quiet defers SMS outside allowed hours; nil allows any time.
 	Quiet Schedule
+	// Calendar is the beneficiary's calendar (time zone, local holidays,
+	// their Caf's closures) for quiet hours; nil means the territory's.
+	Calendar func(*recipients.Recipient) territories.Calendar
 	// Unsubscribe builds the one-click unsubscribe URL of a bulk message;
 	// nil means none is advertised.
 	Unsubscribe func(recipientID int64, kind string) string
@@ -65,6 +70,21 @@ type Deps struct {
 	// worker that marked it; after that a crash is assumed and it is sent
 	// again (the documented duplicate window). Defaults to 3 minutes.
 	SendingLease time.Duration
+}
+
+// quietNext is the first instant at or after now when an SMS may be sent to r.
+func (d *Deps) quietNext(r *recipients.Recipient, now time.Time) time.Time {
+	if d.Quiet == nil {
+		return now
+	}
+	return d.Quiet.NextIn(now, d.calendar(r))
+}
+
+func (d *Deps) calendar(r *recipients.Recipient) territories.Calendar {
+	if d.Calendar != nil {
+		return d.Calendar(r)
+	}
+	return r.Territory().Calendar()
 }
 
 func (d *Deps) now() time.Time {
@@ -198,8 +218,8 @@ func (d *Deps) deliverOnce(ctx context.Context, noticeID int64, lastAttempt bool
 		return res, false, finish(ctx, tx, n.ID, notices.StateNoRoute, "", reason, now)
 	}
 
-	if step.Channel == channels.SMS && d.Quiet != nil {
-		if next := d.Quiet.Next(now); next.After(now) {
+	if step.Channel == channels.SMS {
+		if next := d.quietNext(rcpt, now); next.After(now) {
 			return outcome{snooze: next.Sub(now)}, false, tx.Commit(ctx)
 		}
 	}

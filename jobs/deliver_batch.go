@@ -172,8 +172,8 @@ func (d *Deps) prepareBatch(ctx context.Context, ids []int64, now time.Time, sin
 			doneReasons = append(doneReasons, "no usable channel: "+strings.Join(skipped, "; "))
 			continue
 		}
-		if it.step.Channel == channels.SMS && d.Quiet != nil {
-			if next := d.Quiet.Next(now); next.After(now) {
+		if it.step.Channel == channels.SMS {
+			if next := d.quietNext(r, now); next.After(now) {
 				single(n.ID, next)
 				continue
 			}

@@ -15,9 +15,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/courrier-dev/courrier/internal/frholidays"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/requests"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // ErrConflict is returned when an upstream id (event or request) is replayed
@@ -330,8 +330,8 @@ func ReceiveRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 		Data: map[string]any{
 			"request_ref":  req.ExternalID,
 			"request_type": requestType,
-			"received_at":  req.ReceivedAt.In(frholidays.Paris()).Format(time.RFC3339),
-			"answer_by":    req.AnswerDueBy.In(frholidays.Paris()).Format(time.DateOnly),
+			"received_at":  req.ReceivedAt.In(territories.Paris()).Format(time.RFC3339),
+			"answer_by":    req.AnswerDueBy.In(territories.Paris()).Format(time.DateOnly),
 			"request_kind": req.Kind,
 		},
 	}, &EnqueueOpts{Priority: 1})
@@ -375,7 +375,7 @@ func AnswerRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 	if err != nil {
 		return nil, err
 	}
-	received := req.ReceivedAt.In(frholidays.Paris()).Format(time.DateOnly)
+	received := req.ReceivedAt.In(territories.Paris()).Format(time.DateOnly)
 	kind := notices.RequestAnswer
 	data := map[string]any{"answer": a.Text, "received_at": received}
 	if req.Kind == requests.KindComplaint {

@@ -12,6 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // ErrNotFound is returned when a beneficiary does not exist.
@@ -49,6 +52,25 @@ type Recipient struct {
 // DisplayName is "Given Family".
 func (r *Recipient) DisplayName() string {
 	return strings.TrimSpace(r.GivenName + " " + r.FamilyName)
+}
+
+// Territory is where the beneficiary lives, for time zone and holidays: the
+// territory of the postal code, else of the phone number's numbering region
+// (+590 is Guadeloupe), else metropolitan France.
+func (r *Recipient) Territory() territories.Territory {
+	if r.Country == "" || r.Country == "FR" {
+		if t, ok := territories.ForPostalCode(r.PostalCode); ok {
+			return t
+		}
+	}
+	if r.Phone != "" {
+		if num, err := phonenumbers.Parse(r.Phone, "FR"); err == nil {
+			if t, ok := territories.ForPhoneRegion(phonenumbers.GetRegionCodeForNumber(num)); ok {
+				return t
+			}
+		}
+	}
+	return territories.Metropolitan()
 }
 
 // HasPostalAddress reports whether a letter can be addressed.
