@@ -42,7 +42,7 @@ func AgencyOf(a *agencies.Agency) *Agency {
 		place := joinNonEmpty(", ", p.Name, p.Address)
 		hours = append(hours, place+" : "+p.OpeningHours)
 		if p.BusyHours != "" {
-			busy = append(busy, p.BusyHours+" à l'"+lowerFirst(p.Name))
+			busy = append(busy, p.BusyHours+" "+atPlace(p.Name))
 		}
 	}
 	out.ReceptionHours = strings.Join(hours, " ; ")
@@ -64,10 +64,11 @@ func joinNonEmpty(sep string, parts ...string) string {
 	return strings.Join(keep, sep)
 }
 
-// lowerFirst turns "Accueil de Saint-Denis" into "accueil de Saint-Denis".
-func lowerFirst(s string) string {
-	if strings.HasPrefix(s, "Accueil") {
-		return "a" + s[1:]
+// atPlace turns "Accueil de Saint-Denis" into "à l'accueil de Saint-Denis"
+// and "Maison France services" into "à Maison France services".
+func atPlace(name string) string {
+	if rest, ok := strings.CutPrefix(name, "Accueil"); ok {
+		return "à l'accueil" + rest
 	}
-	return s
+	return "à " + name
 }
