@@ -132,10 +132,10 @@ func (d *CampaignDeps) fanout(ctx context.Context, client *river.Client[pgx.Tx],
 // parameters follow.
 const fanoutSQL = `
 WITH batch AS (
-    SELECT r.id FROM recipients r WHERE r.id > $1 AND %s ORDER BY r.id LIMIT $2
+    SELECT r.id, r.caf FROM recipients r WHERE r.id > $1 AND %s ORDER BY r.id LIMIT $2
 ), ins AS (
-    INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, test, created_by, campaign_id)
-    SELECT b.id, $3, $4, $5::jsonb, 'campaign:' || $6::bigint || ':' || b.id, $7, 'campaign:' || $6::bigint, $6
+    INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, test, created_by, campaign_id, caf)
+    SELECT b.id, $3, $4, $5::jsonb, 'campaign:' || $6::bigint || ':' || b.id, $7, 'campaign:' || $6::bigint, $6, b.caf
     FROM batch b ORDER BY b.id
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id

@@ -211,9 +211,9 @@ func (d *CampaignDeps) sweepBatch(ctx context.Context, client *river.Client[pgx.
 	var ids []int64
 	if len(rids) > 0 {
 		ins, err := tx.Query(ctx, `
-			INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, created_by, campaign_id)
-			SELECT u.rid, 'yearly_statement', 'yearly_statement', u.data, u.key, 'yearly_sweep', $4
-			FROM unnest($1::bigint[], $2::text[], $3::jsonb[]) AS u(rid, key, data)
+			INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, created_by, campaign_id, caf)
+			SELECT u.rid, 'yearly_statement', 'yearly_statement', u.data, u.key, 'yearly_sweep', $4, r.caf
+			FROM unnest($1::bigint[], $2::text[], $3::jsonb[]) AS u(rid, key, data) JOIN recipients r ON r.id = u.rid
 			ORDER BY u.rid
 			ON CONFLICT (idempotency_key) DO NOTHING
 			RETURNING id`, rids, keys, data, campaignID)

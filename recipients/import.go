@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/courrier-dev/courrier/agencies"
 )
 
 // Upsert outcomes.
@@ -34,6 +36,9 @@ type UpsertOpts struct {
 	Keep []string
 	// Actor is recorded in updated_by ("key:12", "import:cli").
 	Actor string
+	// Agencies resolves each beneficiary's Caf (the embedded example when
+	// nil): the Caf given, else the Caf of the postal code.
+	Agencies *agencies.Set
 }
 
 // upsertColumns are the columns UpsertMany writes, with the SQL type of the
@@ -43,7 +48,7 @@ var upsertColumns = []struct{ name, typ string }{
 	{"phone", "text"}, {"phone_type", "text"}, {"address_line1", "text"}, {"address_line2", "text"},
 	{"postal_code", "text"}, {"city", "text"}, {"country", "text"}, {"language", "text"},
 	{"consent_email", "bool"}, {"consent_sms", "bool"}, {"consent_letter", "bool"},
-	{"outreach_opt_out", "bool"}, {"benefits", "text"}, {"active", "bool"},
+	{"outreach_opt_out", "bool"}, {"benefits", "text"}, {"active", "bool"}, {"caf", "text"},
 }
 
 // UpsertColumns lists the columns UpsertOpts.Keep may name.
@@ -168,11 +173,16 @@ func UpsertMany(ctx context.Context, db DBTX, rs []*Recipient, opts *UpsertOpts)
 		if r.PhoneType == "" {
 			r.PhoneType = "mobile"
 		}
+		caf, err := resolveCaf(r, opts.Agencies)
+		if err != nil {
+			return nil, fmt.Errorf("upsert %s: %w", r.Ref, err)
+		}
+		r.Caf = caf
 		refs[i] = r.Ref
 		for c, v := range map[string]string{"civility": r.Civility, "given_name": r.GivenName, "family_name": r.FamilyName,
 			"email": r.Email, "phone": r.Phone, "phone_type": r.PhoneType, "address_line1": r.AddressLine1,
 			"address_line2": r.AddressLine2, "postal_code": r.PostalCode, "city": r.City, "country": r.Country,
-			"language": r.Language, "benefits": strings.Join(r.Benefits, "|")} {
+			"language": r.Language, "benefits": strings.Join(r.Benefits, "|"), "caf": r.Caf} {
 			text[c][i] = v
 		}
 		for c, v := range map[string]bool{"consent_email": r.ConsentEmail, "consent_sms": r.ConsentSMS,
@@ -231,6 +241,9 @@ type ImportOpts struct {
 	// MaxRejections caps the rejected rows listed in the summary (all are
 	// counted). Default 1,000.
 	MaxRejections int
+	// Agencies resolves each row's Caf (column caf, else the postal code);
+	// the embedded example when nil.
+	Agencies *agencies.Set
 }
 
 // Rejection is a row that was not imported.
@@ -293,6 +306,7 @@ var importColumns = map[string]string{
 	"consent_letter": "consent_letter", "consentement_courrier": "consent_letter", "accord_courrier": "consent_letter",
 	"outreach_opt_out": "outreach_opt_out", "refus_information": "outreach_opt_out", "opposition_information": "outreach_opt_out",
 	"active": "active", "actif": "active",
+	"caf": "caf", "code_caf": "caf",
 }
 
 func simplifyHeader(h string) string {
@@ -416,6 +430,10 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 			keep = append(keep, c.name)
 		}
 	}
+	if seen["caf"] || seen["postal_code"] {
+		// The Caf follows the postal code unless the file names it.
+		keep = slices.DeleteFunc(keep, func(c string) bool { return c == "caf" })
+	}
 	if seen["phone"] {
 		// phone_type is no column of its own: it comes with the phone.
 		keep = slices.DeleteFunc(keep, func(c string) bool { return c == "phone_type" })
@@ -437,7 +455,7 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		var outcomes []string
 		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 			var err error
-			outcomes, err = UpsertMany(ctx, tx, batch, &UpsertOpts{Keep: keep, Actor: opts.Actor})
+			outcomes, err = UpsertMany(ctx, tx, batch, &UpsertOpts{Keep: keep, Actor: opts.Actor, Agencies: opts.Agencies})
 			return err
 		})
 		if err != nil {
@@ -486,6 +504,10 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		r, field, reason := parseRow(cols, rec)
 		if reason != "" {
 			reject(line, field, reason)
+			continue
+		}
+		if _, err := resolveCaf(r, opts.Agencies); err != nil {
+			reject(line, "caf", fieldReason(err))
 			continue
 		}
 		if prev, dup := firstLine[r.Ref]; dup {
@@ -567,6 +589,8 @@ func parseRow(cols, rec []string) (r *Recipient, field, reason string) {
 			r.OutreachOptOut, err = parseBool(v, false)
 		case "active":
 			r.Active, err = parseBool(v, true)
+		case "caf":
+			r.Caf = v
 		}
 		if err != nil {
 			return nil, c, fieldReason(err)
