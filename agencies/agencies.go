@@ -118,10 +118,9 @@ func (e *Error) Error() string {
 	return e.File + ": " + e.Msg
 }
 
-// Load reads the file named by COURRIER_AGENCIES, or the embedded example
-// when it is unset.
-func Load() (*Set, error) {
-	path := os.Getenv(EnvFile)
+// LoadFile reads and validates the agency file at path (the value of
+// COURRIER_AGENCIES), or the embedded example when path is empty.
+func LoadFile(path string) (*Set, error) {
 	if path == "" {
 		return Parse("example-agencies.yaml (embedded)", exampleFile)
 	}

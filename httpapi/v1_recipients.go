@@ -35,6 +35,9 @@ type recipientBody struct {
 	ConsentLetter  *bool    `json:"consent_letter"`
 	OutreachOptOut *bool    `json:"outreach_opt_out"`
 	Active         *bool    `json:"active"`
+	// Caf is the code of the beneficiary's Caf; empty: the Caf of the
+	// postal code.
+	Caf string `json:"caf"`
 }
 
 type recipientResponse struct {
@@ -55,7 +58,7 @@ func (a *API) putRecipient(w http.ResponseWriter, r *http.Request) {
 	}
 	var outcome string
 	err = a.inTx(r.Context(), func(tx pgx.Tx) error {
-		out, err := recipients.UpsertMany(r.Context(), tx, []*recipients.Recipient{rec}, &recipients.UpsertOpts{Keep: keep, Actor: Actor(r.Context())})
+		out, err := recipients.UpsertMany(r.Context(), tx, []*recipients.Recipient{rec}, &recipients.UpsertOpts{Keep: keep, Actor: Actor(r.Context()), Agencies: a.Agencies})
 		if err != nil {
 			return err
 		}
@@ -81,7 +84,7 @@ func (b *recipientBody) recipient(ref string) (*recipients.Recipient, []string, 
 	}
 	rec := &recipients.Recipient{
 		Ref: ref, Civility: civility, GivenName: b.GivenName, FamilyName: b.FamilyName,
-		AddressLine1: b.AddressLine1, AddressLine2: b.AddressLine2, PostalCode: b.PostalCode, City: b.City,
+		AddressLine1: b.AddressLine1, AddressLine2: b.AddressLine2, PostalCode: b.PostalCode, City: b.City, Caf: b.Caf,
 		Country: b.Country, Language: b.Language,
 		ConsentEmail: true, ConsentSMS: true, ConsentLetter: true, Active: true, PhoneType: "mobile",
 	}
@@ -250,7 +253,7 @@ func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context())})
+	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context()), Agencies: a.Agencies})
 	if err != nil {
 		a.fail(w, r, err)
 		return

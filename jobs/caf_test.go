@@ -5,11 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/courrier-dev/courrier/campaigns"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
+	"github.com/courrier-dev/courrier/requests"
 	"github.com/courrier-dev/courrier/templates"
 )
 
@@ -60,4 +62,32 @@ func TestNoticesCarryTheCaf(t *testing.T) {
 	require.Equal(t, map[string]string{"P1": "751"}, cafOf("n.id = $1", single))
 	require.Equal(t, map[string]string{"P1": "751", "R1": "974"}, cafOf("n.campaign_id = $1", c.ID))
 	require.Equal(t, map[string]string{"R1": "974"}, cafOf("n.campaign_id = $1", sweep))
+}
+
+// TestRequestDeadlinesInTheCafsCalendar counts working days in the Caf's
+// time zone and holidays: La Réunion's 20 December is not a working day
+// there, and the deadline is 10:00 Réunion time, not Paris time.
+func TestRequestDeadlinesInTheCafsCalendar(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	reunion, _ := time.LoadLocation("Indian/Reunion")
+	paris, _ := time.LoadLocation("Europe/Paris")
+	received := time.Date(2027, 12, 17, 10, 0, 0, 0, reunion) // Friday
+	s := requests.Settings{WorkingDays: true, AckDays: 1}
+	for ref, want := range map[string]time.Time{
+		"974": time.Date(2027, 12, 21, 10, 0, 0, 0, reunion), // Monday 20 December skipped
+		"751": time.Date(2027, 12, 20, 7, 0, 0, 0, paris),    // same instant, Paris calendar
+	} {
+		postal := map[string]string{"974": "97400", "751": "75011"}[ref]
+		rid := b.recipient(t, "D"+ref, func(r *recipients.Recipient) { r.PostalCode = postal })
+		var res *RequestResult
+		require.NoError(t, pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+			var err error
+			res, err = ReceiveRequest(ctx, tx, b.client, requests.New{ExternalID: "DEM-" + ref, RecipientID: rid,
+				Kind: requests.KindBenefitClaim, ReceivedAt: received, CreatedBy: "test"}, "", s, false, received)
+			return err
+		}))
+		require.True(t, want.Equal(res.Request.AckDueBy), "%s: want %v, got %v", ref, want, res.Request.AckDueBy)
+	}
 }

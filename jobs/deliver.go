@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/courrier-dev/courrier/agencies"
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/ledger"
 	"github.com/courrier-dev/courrier/notices"
@@ -55,6 +56,10 @@ type Deps struct {
 	// Calendar is the beneficiary's calendar (time zone, local holidays,
 	// their Caf's closures) for quiet hours; nil means the territory's.
 	Calendar func(*recipients.Recipient) territories.Calendar
+	// Agencies are the Cafs: each beneficiary's messages carry their Caf's
+	// data and sender identity and follow its routes. Nil: one agency, the
+	// templates' own.
+	Agencies *agencies.Set
 	// Unsubscribe builds the one-click unsubscribe URL of a bulk message;
 	// nil means none is advertised.
 	Unsubscribe func(recipientID int64, kind string) string
@@ -78,13 +83,6 @@ func (d *Deps) quietNext(r *recipients.Recipient, now time.Time) time.Time {
 		return now
 	}
 	return d.Quiet.NextIn(now, d.calendar(r))
-}
-
-func (d *Deps) calendar(r *recipients.Recipient) territories.Calendar {
-	if d.Calendar != nil {
-		return d.Calendar(r)
-	}
-	return r.Territory().Calendar()
 }
 
 func (d *Deps) now() time.Time {
@@ -178,7 +176,7 @@ func (d *Deps) deliverOnce(ctx context.Context, noticeID int64, lastAttempt bool
 		byChannel[dl.Channel] = dl
 	}
 
-	steps, skipped := channels.Plan(d.Routes.For(string(n.Kind)), contactOf(rcpt), n.Kind.Bulk())
+	steps, skipped := channels.Plan(d.route(rcpt, string(n.Kind)), contactOf(rcpt), n.Kind.Bulk())
 	var step *channels.Step
 	var ch channels.Channel
 	for i := range steps {
@@ -224,10 +222,7 @@ func (d *Deps) deliverOnce(ctx context.Context, noticeID int64, lastAttempt bool
 		}
 	}
 
-	rendered, err := d.Templates.Render(n.TemplateKey, string(step.Channel), templates.Input{
-		Recipient: templates.Recipient{Ref: rcpt.Ref, Civility: rcpt.Civility, GivenName: rcpt.GivenName, FamilyName: rcpt.FamilyName},
-		Data:      n.Data,
-	})
+	rendered, err := d.Templates.Render(n.TemplateKey, string(step.Channel), d.input(rcpt, n.Data))
 	if err != nil {
 		reason := "render failed: " + err.Error()
 		var re *templates.RenderError
@@ -265,6 +260,7 @@ func (d *Deps) deliverOnce(ctx context.Context, noticeID int64, lastAttempt bool
 		To: step.Address, ToName: rcpt.DisplayName(),
 		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
 	}
+	d.sender(rcpt, &msg)
 	if n.Kind.Bulk() && step.Channel == channels.Email && d.Unsubscribe != nil {
 		msg.UnsubscribeURL = d.Unsubscribe(rcpt.ID, string(n.Kind))
 	}

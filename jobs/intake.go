@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/courrier-dev/courrier/notices"
+	"github.com/courrier-dev/courrier/recipients"
 	"github.com/courrier-dev/courrier/requests"
 	"github.com/courrier-dev/courrier/territories"
 )
@@ -309,6 +310,13 @@ type RequestResult struct {
 // ErrConflict.
 func ReceiveRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], in requests.New, requestType string,
 	s requests.Settings, test bool, now time.Time) (*RequestResult, error) {
+	rcpt, err := recipients.Get(ctx, tx, in.RecipientID)
+	if err != nil && !errors.Is(err, recipients.ErrNotFound) {
+		return nil, err
+	}
+	if rcpt != nil {
+		s = s.ForCaf(rcpt.Caf, rcpt.PostalCode) // deadlines in the Caf's calendar
+	}
 	req, created, err := requests.Receive(ctx, tx, in, s, now)
 	if err != nil {
 		return nil, err
@@ -330,8 +338,8 @@ func ReceiveRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 		Data: map[string]any{
 			"request_ref":  req.ExternalID,
 			"request_type": requestType,
-			"received_at":  req.ReceivedAt.In(territories.Paris()).Format(time.RFC3339),
-			"answer_by":    req.AnswerDueBy.In(territories.Paris()).Format(time.DateOnly),
+			"received_at":  req.ReceivedAt.In(s.Calendar.Location()).Format(time.RFC3339),
+			"answer_by":    req.AnswerDueBy.In(s.Calendar.Location()).Format(time.DateOnly),
 			"request_kind": req.Kind,
 		},
 	}, &EnqueueOpts{Priority: 1})

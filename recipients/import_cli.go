@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/courrier-dev/courrier/agencies"
 )
 
 const importUsage = `Usage:
@@ -50,12 +52,16 @@ func ImportCommand(ctx context.Context, db *pgxpool.Pool, w io.Writer, args []st
 		fs.Usage()
 		return errors.New("import recipients: give one CSV file")
 	}
+	set, err := agencies.LoadFile(os.Getenv(agencies.EnvFile))
+	if err != nil {
+		return fmt.Errorf("import recipients: %s: %w", agencies.EnvFile, err)
+	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("import recipients: %w", err)
 	}
 	defer f.Close()
-	sum, err := Import(ctx, db, f, ImportOpts{BatchSize: *batch, Actor: "import:cli", MaxRejections: max(*show, 1)})
+	sum, err := Import(ctx, db, f, ImportOpts{BatchSize: *batch, Actor: "import:cli", MaxRejections: max(*show, 1), Agencies: set})
 	if sum != nil {
 		fmt.Fprintf(w, "rows read:  %d\ninserted:   %d\nupdated:    %d\nunchanged:  %d\nrejected:   %d\n",
 			sum.Rows, sum.Inserted, sum.Updated, sum.Unchanged, sum.Rejected)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/courrier-dev/courrier/agencies"
 	"github.com/courrier-dev/courrier/territories"
 )
 
@@ -18,6 +19,9 @@ type Settings struct {
 	// Calendar is the beneficiary's Caf calendar (time zone, national and
 	// local holidays) in which days are counted. The zero value is Paris's.
 	Calendar territories.Calendar
+	// Agencies gives each beneficiary's Caf, whose calendar deadlines are
+	// counted in (see CalendarOf); nil means the embedded example.
+	Agencies *agencies.Set
 	// AckDays is the acknowledgement deadline. Default 5.
 	AckDays int
 	// AnswerDays is the processing deadline of a request. Default 15.
@@ -117,6 +121,17 @@ func (s Settings) AddDays(t time.Time, n int) time.Time {
 		return s.Calendar.AddWorkingDays(t, n)
 	}
 	return s.Calendar.AddDays(t, n)
+}
+
+// ForCaf returns s with deadlines counted in the calendar of the Caf named
+// caf, or else of the Caf serving postalCode.
+func (s Settings) ForCaf(caf, postalCode string) Settings {
+	set := s.Agencies
+	if set == nil {
+		set = agencies.Example()
+	}
+	s.Calendar = set.Resolve(caf, postalCode).Calendar()
+	return s
 }
 
 // AckDueBy is when the acknowledgement of a request received at t must have
