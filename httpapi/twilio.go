@@ -9,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twilio/twilio-go/client"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/ledger"
@@ -132,21 +134,22 @@ func (h *TwilioWebhooks) Status(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// Inbound keywords. They mirror Twilio's default opt-out and opt-in
-// keywords (Twilio blocks or unblocks the number itself on those), plus the
-// French ARRET / ARRÊT / STOP SMS.
+// Inbound keywords, compared without accents, case, punctuation or extra
+// spaces. They mirror Twilio's default opt-out and opt-in keywords (Twilio
+// blocks or unblocks the number itself on those), plus the usual French
+// ones ("Arrêt !", "stop sms", "désabonner").
 var (
 	optOutKeywords = map[string]bool{
-		"STOP": true, "STOP SMS": true, "ARRET": true, "ARRÊT": true, "ARRET SMS": true, "ARRÊT SMS": true,
-		"STOPALL": true, "UNSUBSCRIBE": true, "CANCEL": true, "END": true, "QUIT": true,
+		"STOP": true, "STOP SMS": true, "ARRET": true, "ARRET SMS": true, "ARRETER": true, "ARRETEZ": true,
+		"STOPALL": true, "STOP ALL": true, "UNSUBSCRIBE": true, "CANCEL": true, "END": true, "QUIT": true,
+		"DESABONNER": true, "DESABONNEMENT": true, "DESINSCRIRE": true, "DESINSCRIPTION": true,
 	}
 	optInKeywords = map[string]bool{"START": true, "UNSTOP": true, "YES": true}
 )
 
 // InboundKeyword returns "stop", "start" or "" for an inbound SMS body.
 func InboundKeyword(body string) string {
-	b := strings.ToUpper(strings.Join(strings.Fields(body), " "))
-	b = strings.TrimRight(b, ".!")
+	b := keywordForm(body)
 	switch {
 	case optOutKeywords[b]:
 		return "stop"
@@ -154,6 +157,29 @@ func InboundKeyword(body string) string {
 		return "start"
 	}
 	return ""
+}
+
+// keywordForm upper-cases body, drops accents, turns punctuation and any
+// space (French typography's no-break space before "!") into single spaces
+// and trims them: "  Arrêt !" → "ARRET".
+func keywordForm(body string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range norm.NFD.String(body) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue // combining accent
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteString(strings.ToUpper(string(r)))
+		default:
+			space = true
+		}
+	}
+	return b.String()
 }
 
 const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`

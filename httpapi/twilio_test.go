@@ -285,6 +285,10 @@ func TestInboundKeyword(t *testing.T) {
 	for body, want := range map[string]string{
 		"STOP": "stop", "stop": "stop", " Stop\n": "stop", "ARRET": "stop", "arrêt": "stop", "STOP  SMS": "stop",
 		"Stop sms": "stop", "STOP!": "stop", "START": "start", "start.": "start",
+		// French typography: a space (often no-break) before "!".
+		"Arrêt !": "stop", "ARRÊT !": "stop", "Arrêt\u00a0!": "stop", "arrêt\u202f!": "stop", "« STOP »": "stop",
+		"Stop.": "stop", "STOP SMS !": "stop", "Désabonner": "stop", "unsubscribe!": "stop", "Start !": "start",
+		"ARRET DE": "",
 		"": "", "STOP les SMS svp": "", "Bonjour": "", "STARTER": "",
 	} {
 		require.Equal(t, want, InboundKeyword(body), body)

@@ -216,6 +216,15 @@ func UpsertMany(ctx context.Context, db DBTX, rs []*Recipient, opts *UpsertOpts)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("upsert %d beneficiaries: %w", n, err)
 	}
+	var phones []string
+	for _, p := range text["phone"] {
+		if p != "" {
+			phones = append(phones, p)
+		}
+	}
+	if err := applySMSOptOuts(ctx, db, phones); err != nil {
+		return nil, err
+	}
 	out := make([]string, n)
 	for i, ref := range refs {
 		inserted, ok := changed[ref]

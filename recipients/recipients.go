@@ -212,6 +212,11 @@ func Upsert(ctx context.Context, db DBTX, r *Recipient) (id int64, inserted bool
 	if err != nil {
 		return 0, false, fmt.Errorf("upsert beneficiary: %w", err)
 	}
+	if r.Phone != "" {
+		if err := applySMSOptOuts(ctx, db, []string{r.Phone}); err != nil {
+			return 0, false, err
+		}
+	}
 	r.ID = id
 	return id, inserted, nil
 }
