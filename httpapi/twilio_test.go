@@ -289,7 +289,7 @@ func TestInboundKeyword(t *testing.T) {
 		"Arrêt !": "stop", "ARRÊT !": "stop", "Arrêt\u00a0!": "stop", "arrêt\u202f!": "stop", "« STOP »": "stop",
 		"Stop.": "stop", "STOP SMS !": "stop", "Désabonner": "stop", "unsubscribe!": "stop", "Start !": "start",
 		"ARRET DE": "",
-		"": "", "STOP les SMS svp": "", "Bonjour": "", "STARTER": "",
+		"":         "", "STOP les SMS svp": "", "Bonjour": "", "STARTER": "",
 	} {
 		require.Equal(t, want, InboundKeyword(body), body)
 	}

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -391,7 +392,11 @@ func AnswerRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 		data["complaint_ref"] = req.ExternalID
 	} else {
 		data["request_ref"] = req.ExternalID
-		data["request_type"] = cmpOr(a.RequestType, RequestTypes[req.Kind])
+		stored, err := storedRequestType(ctx, tx, req)
+		if err != nil {
+			return nil, err
+		}
+		data["request_type"] = cmp.Or(a.RequestType, stored, RequestTypes[req.Kind])
 	}
 	if req.AnswerNoticeID != nil {
 		prev, err := notices.Get(ctx, tx, *req.AnswerNoticeID)
@@ -419,6 +424,20 @@ func AnswerRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 		return nil, err
 	}
 	return &RequestResult{Request: req, NoticeID: id, Created: true}, nil
+}
+
+// storedRequestType is how the acknowledgement named the request at
+// receipt ("" when it has none).
+func storedRequestType(ctx context.Context, tx pgx.Tx, req *requests.Request) (string, error) {
+	if req.AckNoticeID == nil {
+		return "", nil
+	}
+	ack, err := notices.Get(ctx, tx, *req.AckNoticeID)
+	if err != nil {
+		return "", err
+	}
+	t, _ := ack.Data["request_type"].(string)
+	return t, nil
 }
 
 // sameData compares notice data as stored (through JSON).
