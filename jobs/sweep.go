@@ -184,7 +184,10 @@ func (d *CampaignDeps) sweepBatch(ctx context.Context, client *river.Client[pgx.
 			rows.Close()
 			return 0, false, err
 		}
-		if len(paid) == 0 {
+		// Without a payment on record, the statement lists the rights held
+		// and says the amounts are not in it: never "versées" with 0,00 €.
+		known := len(paid) > 0
+		if !known {
 			paid = held
 		}
 		labels := make([]any, 0, len(paid))
@@ -194,7 +197,7 @@ func (d *CampaignDeps) sweepBatch(ctx context.Context, client *river.Client[pgx.
 			}
 			labels = append(labels, b)
 		}
-		body, err := json.Marshal(map[string]any{"year": year, "benefits": labels, "total_paid": float64(cents) / 100})
+		body, err := json.Marshal(map[string]any{"year": year, "benefits": labels, "total_paid": float64(cents) / 100, "paid_known": known})
 		if err != nil {
 			rows.Close()
 			return 0, false, err
