@@ -111,6 +111,29 @@ func (p Pace) At(start time.Time, frac float64) time.Time {
 	return ivs[len(ivs)-1].to
 }
 
+// Remaining returns when the part at fraction frac (0 to 1) of what is left
+// of a campaign started at start and resumed at now should be sent: the rest
+// of the original plan's open time, in the same proportion, so that a pause
+// never pushes sends out of the plan (a one-day pace keeps to its day). Once
+// the plan is over, everything goes at now.
+func (p Pace) Remaining(start, now time.Time, frac float64) time.Time {
+	frac = min(max(frac, 0), 1)
+	if !p.At(start, 1).After(now) {
+		return now
+	}
+	// The smallest fraction of the plan not yet due at now.
+	lo, hi := 0.0, 1.0
+	for range 50 {
+		mid := (lo + hi) / 2
+		if p.At(start, mid).Before(now) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return later(p.At(start, hi+(1-hi)*frac), now)
+}
+
 func later(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a

@@ -342,7 +342,7 @@ func ResumeCampaign(ctx context.Context, pool *pgxpool.Pool, client *river.Clien
 }
 
 // requeuePending gives the campaign's pending notices deliver_batch jobs,
-// paged by id, spread linearly from now to the end of the original pace.
+// paged by id, spread over the open time left in the original pace.
 func (d *CampaignDeps) requeuePending(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], c *campaigns.Campaign, now time.Time) error {
 	var pending int64
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM notices WHERE campaign_id = $1 AND state = 'pending'`, c.ID).Scan(&pending); err != nil {
@@ -355,8 +355,7 @@ func (d *CampaignDeps) requeuePending(ctx context.Context, tx pgx.Tx, client *ri
 	if c.StartedAt != nil {
 		start = *c.StartedAt
 	}
-	end := c.Pace.At(start, 1)
-	// The rest of the pace, from now, keeping the window.
+	// The rest of the plan's open time, keeping the window.
 	rest := campaigns.Pace{WindowFrom: c.Pace.WindowFrom, WindowTo: c.Pace.WindowTo, WeekdaysOnly: c.Pace.WeekdaysOnly}
 	var after, done int64
 	for {
@@ -375,11 +374,7 @@ func (d *CampaignDeps) requeuePending(ctx context.Context, tx pgx.Tx, client *ri
 		var params []river.InsertManyParams
 		for i := 0; i < len(ids); i += size {
 			chunk := ids[i:min(i+size, len(ids))]
-			at := now
-			if end.After(now) {
-				at = now.Add(time.Duration(float64(end.Sub(now)) * float64(done+int64(i)) / float64(pending)))
-			}
-			at = rest.At(at, 0)
+			at := rest.At(c.Pace.Remaining(start, now, float64(done+int64(i))/float64(pending)), 0)
 			opts := &river.InsertOpts{Metadata: campaignMetadata(c.ID)}
 			if at.After(now) {
 				opts.ScheduledAt = at
