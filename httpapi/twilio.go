@@ -249,6 +249,19 @@ var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!doctype
 </html>
 `))
 
+// unsubscribeWhat says what unsubscribing really does: general mailings are
+// owed to every beneficiary several times a year, so they keep coming, by
+// post; life-event offers stop.
+func unsubscribeWhat(done bool) string {
+	what := "vous ne recevrez plus par courriel ni par SMS les lettres d'information de la Caf : " +
+		"nous sommes tenus de vous les adresser plusieurs fois par an, elles vous parviendront donc par courrier postal. " +
+		"Vous ne recevrez plus nos propositions liées aux événements de la vie (naissance, séparation, décès)."
+	if done {
+		return "Votre demande est enregistrée : " + what
+	}
+	return "Si vous confirmez, " + what
+}
+
 type unsubscribeView struct {
 	Title, Text string
 	Form        bool
@@ -284,7 +297,7 @@ func (u *Unsubscribe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		u.page(w, http.StatusOK, unsubscribeView{Title: "Se désabonner",
-			Text: "Vous ne recevrez plus les informations générales ni les offres de la Caf par ce moyen.", Form: true})
+			Text: unsubscribeWhat(false), Form: true})
 	case http.MethodPost:
 		r.Body = http.MaxBytesReader(w, r.Body, maxWebhookBody)
 		if err := r.ParseForm(); err != nil || r.PostForm.Get("List-Unsubscribe") != "One-Click" {
@@ -301,7 +314,7 @@ func (u *Unsubscribe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		u.page(w, http.StatusOK, unsubscribeView{Title: "Désabonnement enregistré",
-			Text: "Votre demande est enregistrée : vous ne recevrez plus les informations générales ni les offres de la Caf."})
+			Text: unsubscribeWhat(true)})
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

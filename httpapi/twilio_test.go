@@ -338,6 +338,9 @@ func TestUnsubscribe(t *testing.T) {
 	rec = do(http.MethodPost, "/unsubscribe/"+token, "List-Unsubscribe=One-Click")
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Contains(t, rec.Body.String(), "Désabonnement enregistré")
+	// Say what really happens: general mailings keep coming, by post.
+	require.Contains(t, rec.Body.String(), "elles vous parviendront donc par courrier postal")
+	require.NotContains(t, rec.Body.String(), "vous ne recevrez plus les informations générales")
 	require.True(t, optedOut())
 	var source string
 	require.NoError(t, db.QueryRow(ctx, `SELECT source FROM recipient_events WHERE recipient_id = $1 AND event = 'unsubscribed'`, id).Scan(&source))
