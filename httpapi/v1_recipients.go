@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"os"
 	"time"
@@ -226,6 +227,15 @@ func (a *API) getRecipient(w http.ResponseWriter, r *http.Request) {
 // importRecipients spools the CSV body to a temporary file first, so that a
 // body over the limit is refused before any row is written.
 func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
+	var encoding string
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if _, params, err := mime.ParseMediaType(ct); err == nil {
+			if encoding, err = recipients.ParseEncoding(params["charset"]); err != nil {
+				a.fail(w, r, invalid("charset", "%q is not supported: utf-8 or windows-1252", params["charset"]))
+				return
+			}
+		}
+	}
 	max := a.maxImport()
 	if r.ContentLength > max {
 		a.fail(w, r, &http.MaxBytesError{Limit: max})
@@ -253,7 +263,7 @@ func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context()), Agencies: a.Agencies})
+	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context()), Agencies: a.Agencies, Encoding: encoding})
 	if err != nil {
 		a.fail(w, r, err)
 		return

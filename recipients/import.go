@@ -1,8 +1,6 @@
 package recipients
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -250,6 +248,9 @@ type ImportOpts struct {
 	// MaxRejections caps the rejected rows listed in the summary (all are
 	// counted). Default 1,000.
 	MaxRejections int
+	// Encoding of a CSV file: EncodingUTF8 or EncodingWindows1252 (see
+	// ParseEncoding); "" detects it (BOM, valid UTF-8, else Windows-1252).
+	Encoding string
 	// Agencies resolves each row's Caf (column caf, else the postal code);
 	// the embedded example when nil.
 	Agencies *agencies.Set
@@ -371,8 +372,13 @@ var (
 // its own: an interrupted import keeps every committed batch and running it
 // again completes it (rows already imported come out unchanged).
 //
-// The file is UTF-8, with or without a byte-order mark, separated by ';' or
-// ',' (detected from the header line). Header names are English or French
+// The file is CSV or an Excel workbook (.xlsx, first sheet; detected from
+// its content). CSV is UTF-8 (with or without a byte-order mark) or
+// Windows-1252, as Excel exports "CSV (séparateur : point-virgule)" in
+// France: detected unless opts.Encoding says; separated by ';' or ','
+// (detected from the header line). A line that is not text (a NUL byte,
+// invalid UTF-8) or has an unclosed quote is rejected alone, with its line
+// number, and reading goes on at the next line. Header names are English or French
 // (ref or numero_allocataire, given_name or prenom, …; case and accents are
 // ignored); only ref is required. A column absent from the file keeps its
 // stored value on update. Each bad row is reported with its line number, the
@@ -387,29 +393,19 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 	if opts.MaxRejections <= 0 {
 		opts.MaxRejections = 1000
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	if bom, err := br.Peek(3); err == nil && bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
-		_, _ = br.Discard(3)
+	src, err := newSource(r, opts.Encoding)
+	if err != nil {
+		return nil, err
 	}
-	first, err := br.Peek(br.Size())
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, fmt.Errorf("import: read: %w", err)
-	}
-	if i := bytes.IndexByte(first, '\n'); i >= 0 {
-		first = first[:i]
-	}
-	sep := detectSeparator(first)
-	cr := csv.NewReader(br)
-	cr.Comma = sep
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-
-	header, err := cr.Read()
+	header, _, reason, err := src.next()
 	if errors.Is(err, io.EOF) {
 		return nil, &FileError{Reason: "the file is empty: a header line is required"}
 	}
 	if err != nil {
-		return nil, &FileError{Reason: "header line: " + csvReason(err)}
+		return nil, fmt.Errorf("import: read: %w", err)
+	}
+	if reason != "" {
+		return nil, &FileError{Reason: "header line " + reason}
 	}
 	cols := make([]string, len(header))
 	seen := map[string]bool{}
@@ -448,7 +444,7 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		keep = slices.DeleteFunc(keep, func(c string) bool { return c == "phone_type" })
 	}
 
-	sum := &ImportSummary{Separator: string(sep), Rejections: []Rejection{}}
+	sum := &ImportSummary{Separator: src.separator(), Rejections: []Rejection{}}
 	reject := func(line int, field, reason string) {
 		sum.Rejected++
 		if len(sum.Rejections) < opts.MaxRejections {
@@ -488,22 +484,17 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		if err := ctx.Err(); err != nil {
 			return sum, err
 		}
-		rec, err := cr.Read()
+		rec, line, reason, err := src.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return sum, fmt.Errorf("import: read: %w", err)
-			}
-			sum.Rows++
-			reject(pe.StartLine, "", csvReason(err))
-			continue
+			return sum, fmt.Errorf("import: read: %w", err)
 		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // blank line
+		if reason != "" {
+			sum.Rows++
+			reject(line, "", reason)
+			continue
 		}
 		sum.Rows++
 		if len(rec) != len(cols) {

@@ -14,16 +14,21 @@ import (
 )
 
 const importUsage = `Usage:
-  courrier import recipients [--batch N] [--show N] FILE.csv
+  courrier import recipients [--batch N] [--show N] [--encoding E] FILE.csv|FILE.xlsx
 
-Imports or updates beneficiaries from a CSV file: UTF-8 (with or without
-BOM), separated by ";" or "," (detected from the header line). Header names
+Imports or updates beneficiaries from a CSV file or an Excel workbook
+(.xlsx, first sheet). CSV may be UTF-8 (with or without BOM) or
+Windows-1252, as Excel exports "CSV (séparateur : point-virgule)" in France
+(detected; --encoding utf-8|windows-1252 to say it), separated by ";" or ","
+(detected from the header line). Header names
 in English or French: ref|numero_allocataire (required), civility|civilite,
 given_name|prenom, family_name|nom, email, phone|telephone,
 address_line1|adresse, address_line2|complement, postal_code|code_postal,
 city|ville, country|pays, language|langue, benefits|prestations (codes
 separated by "|" or spaces), consent_email, consent_sms, consent_letter,
-outreach_opt_out, active (oui/non, true/false, 1/0).
+outreach_opt_out, active (oui/non, true/false, 1/0), caf|code_caf (the
+beneficiary's Caf code in COURRIER_AGENCIES; default: the Caf of the postal
+code).
 
 Rows are committed in batches: an interrupted import can be run again, rows
 already imported come out unchanged. Bad rows are listed by line number and
@@ -42,6 +47,7 @@ func ImportCommand(ctx context.Context, db *pgxpool.Pool, w io.Writer, args []st
 	fs.Usage = func() { _, _ = io.WriteString(w, importUsage) }
 	batch := fs.Int("batch", 1000, "rows per transaction")
 	show := fs.Int("show", 20, "rejected rows to list")
+	encodingFlag := fs.String("encoding", "", "CSV encoding: utf-8 or windows-1252 (default: detected)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -52,6 +58,10 @@ func ImportCommand(ctx context.Context, db *pgxpool.Pool, w io.Writer, args []st
 		fs.Usage()
 		return errors.New("import recipients: give one CSV file")
 	}
+	encoding, err := ParseEncoding(*encodingFlag)
+	if err != nil {
+		return fmt.Errorf("import recipients: --encoding: %w", err)
+	}
 	set, err := agencies.LoadFile(os.Getenv(agencies.EnvFile))
 	if err != nil {
 		return fmt.Errorf("import recipients: %s: %w", agencies.EnvFile, err)
@@ -61,7 +71,7 @@ func ImportCommand(ctx context.Context, db *pgxpool.Pool, w io.Writer, args []st
 		return fmt.Errorf("import recipients: %w", err)
 	}
 	defer f.Close()
-	sum, err := Import(ctx, db, f, ImportOpts{BatchSize: *batch, Actor: "import:cli", MaxRejections: max(*show, 1), Agencies: set})
+	sum, err := Import(ctx, db, f, ImportOpts{BatchSize: *batch, Actor: "import:cli", MaxRejections: max(*show, 1), Agencies: set, Encoding: encoding})
 	if sum != nil {
 		fmt.Fprintf(w, "rows read:  %d\ninserted:   %d\nupdated:    %d\nunchanged:  %d\nrejected:   %d\n",
 			sum.Rows, sum.Inserted, sum.Updated, sum.Unchanged, sum.Rejected)
