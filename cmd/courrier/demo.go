@@ -54,6 +54,7 @@ type demoSummary struct {
 	Created       int // notices created by this run (0 on a re-run)
 	Rows          []demoRow
 	Pending       int
+	Cafs          string // beneficiaries per Caf
 }
 
 type demoRow struct {
@@ -84,6 +85,9 @@ func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog
 	people := demoPeople()
 	ids := make([]int64, len(people))
 	for i, p := range people {
+		if deps.Agencies != nil {
+			p.Caf = deps.Agencies.ForPostalCode(p.PostalCode).Code
+		}
 		id, _, err := recipients.Upsert(ctx, pool, p)
 		if err != nil {
 			return nil, fmt.Errorf("demo beneficiary %s: %w", p.Ref, err)
@@ -91,6 +95,11 @@ func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog
 		ids[i] = id
 	}
 	sum.Beneficiaries = len(people)
+	if deps.Agencies != nil {
+		if sum.Cafs, err = demoCafs(ctx, pool, deps.Agencies, ids); err != nil {
+			return nil, err
+		}
+	}
 	var before int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM notices WHERE recipient_id = ANY($1)`, ids).Scan(&before); err != nil {
 		return nil, err
@@ -207,6 +216,7 @@ func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog
 
 func (s *demoSummary) print(w io.Writer, outbox string) {
 	fmt.Fprintf(w, "courrier demo: %d beneficiaries, %d notices created by this run\n\n", s.Beneficiaries, s.Created)
+	printDemoCafs(w, s.Cafs)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tCHANNEL\tSTATE\tNOTICES")
 	total := 0
