@@ -2,7 +2,6 @@ package recipients
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -526,14 +525,6 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		return sum, err
 	}
 	return sum, nil
-}
-
-func csvReason(err error) string {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return "is not valid CSV: " + pe.Err.Error()
-	}
-	return err.Error()
 }
 
 // parseRow validates one row. On a problem it returns the field and reason.
