@@ -2,12 +2,15 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/courrier-dev/courrier/agencies"
 	"github.com/courrier-dev/courrier/campaigns"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
@@ -90,4 +93,50 @@ func TestRequestDeadlinesInTheCafsCalendar(t *testing.T) {
 		}))
 		require.True(t, want.Equal(res.Request.AckDueBy), "%s: want %v, got %v", ref, want, res.Request.AckDueBy)
 	}
+}
+
+// TestPaceWindowInTheCafsLocalTime: a mailing paced 08:00–20:00 schedules
+// the notices of La Réunion's beneficiaries between 08:00 and 20:00 in La
+// Réunion, and Paris's in Paris.
+func TestPaceWindowInTheCafsLocalTime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := campaignSetup(t)
+	b.deps.Agencies = agencies.Example()
+	b.deps.JobSize = 5
+	for i := range 100 {
+		postal := "75011"
+		if i%2 == 1 {
+			postal = "97400"
+		}
+		_, _, err := recipients.Upsert(ctx, b.pool, &recipients.Recipient{Ref: fmt.Sprintf("Z%03d", i), Email: fmt.Sprintf("z%d@exemple.fr", i),
+			PostalCode: postal, Active: true, ConsentEmail: true, Benefits: []string{"AF"}})
+		require.NoError(t, err)
+	}
+	c := b.approvedMailing(t, campaigns.Pace{Days: 1, WindowFrom: "08:00", WindowTo: "20:00"})
+	require.NoError(t, b.deps.fanout(ctx, b.client, c.ID))
+
+	rows, err := b.pool.Query(ctx, `SELECT args, scheduled_at FROM river_job WHERE kind = 'deliver_batch' ORDER BY id`)
+	require.NoError(t, err)
+	defer rows.Close()
+	zones := map[string]*time.Location{"75011": campaigns.Paris(), "97400": b.deps.Agencies.Get("974").Location()}
+	jobs := map[string]int{}
+	for rows.Next() {
+		var raw []byte
+		var at time.Time
+		require.NoError(t, rows.Scan(&raw, &at))
+		var args DeliverBatchArgs
+		require.NoError(t, json.Unmarshal(raw, &args))
+		var postals []string
+		require.NoError(t, b.pool.QueryRow(ctx, `SELECT array_agg(DISTINCT r.postal_code) FROM notices n JOIN recipients r ON r.id = n.recipient_id
+			WHERE n.id = ANY($1)`, args.NoticeIDs).Scan(&postals))
+		require.Len(t, postals, 1, "one time zone per job")
+		local := at.In(zones[postals[0]])
+		if at.After(time.Now().Add(time.Minute)) { // scheduled, not sent at once
+			require.True(t, local.Hour() >= 8 && local.Hour() < 20, "%s job at %s local", postals[0], local)
+		}
+		jobs[postals[0]]++
+	}
+	require.GreaterOrEqual(t, jobs["97400"], 10)
+	require.GreaterOrEqual(t, jobs["75011"], 10)
 }

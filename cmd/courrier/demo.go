@@ -67,7 +67,7 @@ type demoRow struct {
 func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog.Logger, timeout time.Duration) (*demoSummary, error) {
 	campaignCfg := &campaigns.Config{Templates: deps.Templates}
 	client, err := jobs.NewClient(pool, deps, jobs.ClientConfig{Logger: jobs.QuietLogger(logger, slog.LevelWarn), Extra: func(w *river.Workers) error {
-		return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Config: campaignCfg, Calendar: &campaigns.Calendar{}, Logger: logger})
+		return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Config: campaignCfg, Calendar: &campaigns.Calendar{}, Logger: logger, Agencies: deps.Agencies})
 	}})
 	if err != nil {
 		return nil, err

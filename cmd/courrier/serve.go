@@ -147,7 +147,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 			if err := jobs.AddComplianceWorkers(w, pool); err != nil {
 				return err
 			}
-			return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Calendar: cal, Config: campaignCfg,
+			return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Calendar: cal, Config: campaignCfg, Agencies: rt.deps.Agencies,
 				BatchSize: fanoutBatch, JobSize: jobSize, Logger: logger})
 		}})
 	if err != nil {
