@@ -236,6 +236,15 @@ func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	var dryRun bool
+	switch v := r.URL.Query().Get("dry_run"); v {
+	case "", "false", "0":
+	case "true", "1":
+		dryRun = true
+	default:
+		a.fail(w, r, invalid("dry_run", "must be true or false"))
+		return
+	}
 	max := a.maxImport()
 	if r.ContentLength > max {
 		a.fail(w, r, &http.MaxBytesError{Limit: max})
@@ -263,7 +272,8 @@ func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context()), Agencies: a.Agencies, Encoding: encoding})
+	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context()), Agencies: a.Agencies, Encoding: encoding,
+		DryRun: dryRun})
 	if err != nil {
 		a.fail(w, r, err)
 		return
