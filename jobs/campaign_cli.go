@@ -265,8 +265,12 @@ func printStatus(ctx context.Context, db *pgxpool.Pool, w io.Writer, id int64, a
 	if err != nil {
 		return err
 	}
+	stuck, err := StuckWork(ctx, db, id, 0, time.Now())
+	if err != nil {
+		return err
+	}
 	if asJSON {
-		return json.NewEncoder(w).Encode(map[string]any{"campaign": c, "counts": counts, "events": events})
+		return json.NewEncoder(w).Encode(map[string]any{"campaign": c, "counts": counts, "stuck": stuck, "events": events})
 	}
 	fmt.Fprintf(w, "campaign %d  %s  (%s, template %s)\n", c.ID, c.Name, c.Kind, c.TemplateKey)
 	fmt.Fprintf(w, "state      %s\n", c.State)
@@ -274,6 +278,11 @@ func printStatus(ctx context.Context, db *pgxpool.Pool, w io.Writer, id int64, a
 	fmt.Fprintf(w, "targeted   %d (estimate at start %d)\n", counts.Targeted, counts.Estimate)
 	fmt.Fprintf(w, "notices    %d created: %d pending, %d sending, %d sent, %d delivered, %d failed, %d no route, %d cancelled\n",
 		counts.Created, counts.Pending, counts.Sending, counts.Sent, counts.Delivered, counts.Failed, counts.NoRoute, counts.Cancelled)
+	if !stuck.Zero() {
+		fmt.Fprintf(w, "STUCK      %d jobs running and %d deliveries sending since %s, held by a process that stopped; "+
+			"a running serve takes them over %s after they started\n",
+			stuck.Jobs, stuck.Sending, stuck.Since.In(campaigns.Paris()).Format("2006-01-02 15:04:05"), RescueAfter())
+	}
 	for _, e := range events {
 		detail := ""
 		if e.Detail != "" {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/courrier-dev/courrier/campaigns"
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/ledger"
 	"github.com/courrier-dev/courrier/notices"
@@ -63,8 +64,15 @@ type Deps struct {
 	BatchParallelism int
 	// SendingLease is how long a delivery marked sending belongs to the
 	// worker that marked it; after that a crash is assumed and it is sent
-	// again (the documented duplicate window). Defaults to 3 minutes.
+	// again (the documented duplicate window). Defaults to RescueAfter, the
+	// delay after which River hands a dead process's jobs to another.
 	SendingLease time.Duration
+	// Rates are the channels' per-process rate limits; with BulkWorkers
+	// they set a batch's timeout and the size it is cut to.
+	Rates Rates
+	// BulkWorkers is the number of batches worked at once in this process
+	// (set by NewClient).
+	BulkWorkers int
 }
 
 func (d *Deps) now() time.Time {
@@ -78,7 +86,7 @@ func (d *Deps) lease() time.Duration {
 	if d.SendingLease > 0 {
 		return d.SendingLease
 	}
-	return 3 * time.Minute
+	return RescueAfter()
 }
 
 // DeliverWorker works DeliverArgs.
@@ -91,7 +99,29 @@ type DeliverWorker struct {
 // falling back to the next channel on a permanent failure.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	lastAttempt := job.Attempt >= job.MaxAttempts
-	return w.Deps.deliver(ctx, job.Args.NoticeID, lastAttempt)
+	if err := w.Deps.deliver(ctx, job.Args.NoticeID, lastAttempt); err != nil {
+		return err
+	}
+	return w.Deps.completeCampaignOf(context.WithoutCancel(ctx), job.Args.NoticeID)
+}
+
+// completeCampaignOf completes the campaign of the notice if it was its last
+// one to go out: a campaign whose stragglers went through single jobs
+// completes when the last of them does, not at the next calendar pass.
+func (d *Deps) completeCampaignOf(ctx context.Context, noticeID int64) error {
+	var campaignID int64
+	err := d.Pool.QueryRow(ctx, `SELECT campaign_id FROM notices WHERE id = $1 AND campaign_id IS NOT NULL
+		AND state NOT IN ('pending', 'sending')`, noticeID).Scan(&campaignID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("campaign of notice %d: %w", noticeID, err)
+	}
+	if _, err := campaigns.CompleteIfDone(ctx, d.Pool, campaignID); err != nil {
+		return fmt.Errorf("complete campaign %d: %w", campaignID, err)
+	}
+	return nil
 }
 
 // outcome tells Work how the job ends: snoozed, cancelled, retried or done.
@@ -249,7 +279,11 @@ func (d *Deps) deliverOnce(ctx context.Context, noticeID int64, lastAttempt bool
 		msg.UnsubscribeURL = d.Unsubscribe(rcpt.ID, string(n.Kind))
 	}
 	receipt, sendErr := ch.Send(ctx, msg)
-	return d.record(ctx, n, rcpt.ID, deliveryID, step.Channel, receipt, sendErr, lastAttempt)
+	err = retryDB(recordUntil(ctx), func() (err error) {
+		res, again, err = d.record(ctx, n, rcpt.ID, deliveryID, step.Channel, receipt, sendErr, lastAttempt)
+		return err
+	})
+	return res, again, err
 }
 
 // record writes the outcome of a send.

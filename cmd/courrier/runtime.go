@@ -74,6 +74,7 @@ func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.L
 		Outbox:    outbox,
 		Routes:    routes,
 		Logger:    logger,
+		Rates:     e.channelRates(),
 	}
 	base, secret := e.Getenv("COURRIER_PUBLIC_URL"), e.Getenv("COURRIER_UNSUBSCRIBE_SECRET")
 	if secret != "" && !strings.HasPrefix(base, "https://") {
