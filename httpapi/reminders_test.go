@@ -28,6 +28,7 @@ func TestRemindersHandler(t *testing.T) {
 
 	post := func(body string) (int, map[string]any) {
 		req := httptest.NewRequest(http.MethodPost, "/v1/reminders", strings.NewReader(body)).WithContext(WithKey(ctx, key))
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		var out map[string]any

@@ -41,7 +41,11 @@ func (s *Server) HandleFunc(pattern string, f http.HandlerFunc) { s.mux.HandleFu
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	s.mux.ServeHTTP(sw, r)
+	if e := checkPath(r); e != nil {
+		writeError(sw, e)
+	} else {
+		s.mux.ServeHTTP(sw, r)
+	}
 	// Paths may carry beneficiary numbers: log the route pattern, not the path.
 	s.logger.Debug("http request", "method", r.Method, "route", r.Pattern, "status", sw.status, "duration", time.Since(start))
 }

@@ -34,7 +34,7 @@ func parseDay(field, s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, invalid(field, "must be a date YYYY-MM-DD")
 	}
-	return t, nil
+	return t, dayInRange(field, t.Year())
 }
 
 // cents reads an amount of euros with at most two decimals.

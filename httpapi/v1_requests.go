@@ -47,6 +47,8 @@ func (a *API) postRequest(w http.ResponseWriter, r *http.Request) {
 	default:
 		if in.ReceivedAt, err = time.Parse(time.RFC3339, b.ReceivedAt); err != nil {
 			err = invalid("received_at", "must be an RFC 3339 time with its offset, e.g. 2027-03-12T18:00:00+01:00")
+		} else {
+			err = dayInRange("received_at", in.ReceivedAt.Year())
 		}
 	}
 	if err == nil && len(b.RequestType) > 200 {

@@ -593,6 +593,9 @@ func parseRow(cols, rec []string) (r *Recipient, field, reason string) {
 // store as given (contacts are checked by NormalizePhone and
 // NormalizeEmail). Problems are *FieldError.
 func (r *Recipient) Validate() error {
+	if err := r.checkText(); err != nil {
+		return err
+	}
 	switch {
 	case r.Ref == "":
 		return &FieldError{Field: "ref", Reason: "is required"}
