@@ -87,6 +87,9 @@ func (a *API) answerRequest(w http.ResponseWriter, r *http.Request) {
 	key, _ := KeyFromContext(ctx)
 	var res *jobs.RequestResult
 	err := a.inTx(ctx, func(tx pgx.Tx) error {
+		if err := a.requestInSandbox(ctx, tx, r.PathValue("id")); err != nil {
+			return err
+		}
 		var err error
 		res, err = jobs.AnswerRequest(ctx, tx, a.River, r.PathValue("id"), jobs.Answer{
 			Text: b.Answer, RequestType: b.RequestType, Test: key.Test, CreatedBy: Actor(ctx)}, a.now())
@@ -109,7 +112,11 @@ func (a *API) answerRequest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getRequest(w http.ResponseWriter, r *http.Request) {
-	req, err := requests.GetByExternalID(r.Context(), a.DB, r.PathValue("id"))
+	err := a.requestInSandbox(r.Context(), a.DB, r.PathValue("id"))
+	var req *requests.Request
+	if err == nil {
+		req, err = requests.GetByExternalID(r.Context(), a.DB, r.PathValue("id"))
+	}
 	if err != nil {
 		if errors.Is(err, requests.ErrNotFound) {
 			err = notFound("id", "no request has this id")

@@ -96,7 +96,7 @@ func SendReminder(ctx context.Context, pool *pgxpool.Pool, client *river.Client[
 	if err := campaigns.CheckData(set, r.Template, r.Data); err != nil {
 		return nil, err
 	}
-	rcpt, err := recipients.GetByRef(ctx, pool, r.RecipientRef)
+	rcpt, err := recipients.GetByRefIn(ctx, pool, r.RecipientRef, r.Test)
 	if errors.Is(err, recipients.ErrNotFound) {
 		return nil, &campaigns.Error{Code: campaigns.CodeNotFound, Field: "recipient_ref", Msg: "no beneficiary with this number"}
 	}

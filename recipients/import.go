@@ -34,6 +34,9 @@ type UpsertOpts struct {
 	Keep []string
 	// Actor is recorded in updated_by ("key:12", "import:cli").
 	Actor string
+	// Test writes test beneficiaries (a test API key): live ones with the
+	// same numbers are neither read nor changed.
+	Test bool
 }
 
 // upsertColumns are the columns UpsertMany writes, with the SQL type of the
@@ -113,8 +116,8 @@ func upsertSQL(keep []string) (string, error) {
 		news = append(news, newValue(c.name))
 	}
 	actor := fmt.Sprintf("$%d::text", len(upsertColumns)+2)
-	insertCols = append(insertCols, "updated_by")
-	selectCols = append(selectCols, actor)
+	insertCols = append(insertCols, "updated_by", "test")
+	selectCols = append(selectCols, actor, fmt.Sprintf("$%d::boolean", len(upsertColumns)+3))
 	if len(sets) == 0 {
 		return "", errors.New("upsert: every column kept")
 	}
@@ -122,7 +125,7 @@ func upsertSQL(keep []string) (string, error) {
 	return `INSERT INTO recipients (` + strings.Join(insertCols, ", ") + `)
 		SELECT ` + strings.Join(selectCols, ", ") + `
 		FROM unnest(` + strings.Join(unnestArgs, ", ") + `) AS t(` + strings.Join(aliases, ", ") + `)
-		ON CONFLICT (ref) DO UPDATE SET ` + strings.Join(sets, ",\n\t\t    ") + `
+		ON CONFLICT (ref, test) DO UPDATE SET ` + strings.Join(sets, ",\n\t\t    ") + `
 		WHERE (` + strings.Join(olds, ", ") + `) IS DISTINCT FROM (` + strings.Join(news, ", ") + `)
 		RETURNING ref, (xmax = 0)`, nil
 }
@@ -188,7 +191,7 @@ func UpsertMany(ctx context.Context, db DBTX, rs []*Recipient, opts *UpsertOpts)
 			args = append(args, text[c.name])
 		}
 	}
-	args = append(args, opts.Actor)
+	args = append(args, opts.Actor, opts.Test)
 	rows, err := db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("upsert %d beneficiaries: %w", n, err)
