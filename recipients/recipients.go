@@ -19,34 +19,34 @@ var ErrNotFound = errors.New("beneficiary not found")
 
 // Recipient is a beneficiary ("allocataire").
 type Recipient struct {
-	ID             int64     `json:"id"`
-	Ref            string    `json:"ref"` // beneficiary number
-	Civility       string    `json:"civility"`
-	GivenName      string    `json:"given_name"`
-	FamilyName     string    `json:"family_name"`
-	Email          string    `json:"email,omitempty"`
-	EmailStatus    string    `json:"email_status"`
-	Phone          string    `json:"phone,omitempty"` // E.164
-	PhoneType      string    `json:"phone_type"`
-	PhoneStatus    string    `json:"phone_status"`
-	AddressLine1   string    `json:"address_line1,omitempty"`
-	AddressLine2   string    `json:"address_line2,omitempty"`
-	PostalCode     string    `json:"postal_code,omitempty"`
-	City           string    `json:"city,omitempty"`
-	Country        string    `json:"country"`
-	Language       string    `json:"language"`
-	ConsentEmail   bool      `json:"consent_email"`
-	ConsentSMS     bool      `json:"consent_sms"`
-	ConsentLetter  bool      `json:"consent_letter"`
-	OutreachOptOut bool      `json:"outreach_opt_out"`
-	Benefits       []string  `json:"benefits"`
-	Active         bool      `json:"active"`
+	ID             int64    `json:"id"`
+	Ref            string   `json:"ref"` // beneficiary number
+	Civility       string   `json:"civility"`
+	GivenName      string   `json:"given_name"`
+	FamilyName     string   `json:"family_name"`
+	Email          string   `json:"email,omitempty"`
+	EmailStatus    string   `json:"email_status"`
+	Phone          string   `json:"phone,omitempty"` // E.164
+	PhoneType      string   `json:"phone_type"`
+	PhoneStatus    string   `json:"phone_status"`
+	AddressLine1   string   `json:"address_line1,omitempty"`
+	AddressLine2   string   `json:"address_line2,omitempty"`
+	PostalCode     string   `json:"postal_code,omitempty"`
+	City           string   `json:"city,omitempty"`
+	Country        string   `json:"country"`
+	Language       string   `json:"language"`
+	ConsentEmail   bool     `json:"consent_email"`
+	ConsentSMS     bool     `json:"consent_sms"`
+	ConsentLetter  bool     `json:"consent_letter"`
+	OutreachOptOut bool     `json:"outreach_opt_out"`
+	Benefits       []string `json:"benefits"`
+	Active         bool     `json:"active"`
 	// Test marks a beneficiary created with a test API key: test keys see
 	// only test beneficiaries, live keys and live campaigns never do.
-	Test           bool      `json:"test"`
-	JoinedAt       time.Time `json:"joined_at"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	Test      bool      `json:"test"`
+	JoinedAt  time.Time `json:"joined_at"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // DisplayName is "Given Family".
