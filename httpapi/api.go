@@ -98,7 +98,8 @@ func (a *API) Register(s *Server) {
 	})
 	jsonRoute("PUT /v1/recipients/{ref}", scopeRecipientPut, a.putRecipient)
 	route("GET /v1/recipients/{ref}", scopeReadPersonal, a.getRecipient)
-	route("POST /v1/recipients:import", scopeRecipientPut, a.importRecipients)
+	// An authenticated import may take longer than the server's read timeout.
+	s.Handle("POST /v1/recipients:import", auth(RequireScope(scopeRecipientPut, ExtendDeadlines(10*time.Minute, 10*time.Minute, http.HandlerFunc(a.importRecipients)))))
 	jsonRoute("POST /v1/events/rights", scopeWrite, a.postRightsEvent)
 	jsonRoute("POST /v1/events/life", scopeWrite, a.postLifeEvent)
 	jsonRoute("POST /v1/requests", scopeWrite, a.postRequest)

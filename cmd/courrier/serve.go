@@ -51,9 +51,13 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	for ch, where := range rt.describe {
 		logger.Info("channel configured", "channel", ch, "destination", where)
 	}
-	srv := &http.Server{Addr: *addr, Handler: app.http, ReadHeaderTimeout: 10 * time.Second}
+	srv, ln, err := env.listenHTTP(*addr, app.http)
+	if err != nil {
+		_ = app.client.Stop(context.Background())
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("courrier serving", "addr", *addr, "version", version)
 
 	select {
@@ -179,7 +183,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	if err := ui.Start(ctx); err != nil {
 		return nil, fmt.Errorf("river ui: %w", err)
 	}
-	api.Handle("/riverui/", basicAsBearer(auth(httpapi.RequireScope("admin", ui))))
+	api.Handle("/riverui/", basicAsBearer(auth(httpapi.RequireScope("admin", riverUIDeadlines(ui)))))
 	return &app{client: client, http: api}, nil
 }
 
