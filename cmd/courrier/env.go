@@ -61,6 +61,8 @@ type Env struct {
 	Pool *pgxpool.Pool
 	// Logger, when set, replaces the one built from the environment.
 	Logger *slog.Logger
+	// embedded is the private PostgreSQL that openDB started, if any.
+	embedded *pglocal.Server
 }
 
 func (e *Env) get(key, def string) string {
@@ -163,6 +165,7 @@ func (e *Env) openDB(ctx context.Context, migrate bool) (pool *pgxpool.Pool, clo
 			return nil, nil, err
 		}
 		url = srv.URL("courrier")
+		e.embedded = srv
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

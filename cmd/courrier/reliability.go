@@ -1,7 +1,14 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/jobs"
@@ -17,4 +24,27 @@ func (e *Env) channelRates() jobs.Rates {
 		}
 	}
 	return rates
+}
+
+// embeddedDone is closed when the private PostgreSQL that this process
+// started exits; nil (never) with DATABASE_URL or a shared server.
+func (e *Env) embeddedDone() <-chan struct{} {
+	if e.embedded == nil {
+		return nil
+	}
+	return e.embedded.Done()
+}
+
+// embeddedDied ends serve when its private PostgreSQL exited under it: the
+// process exits non-zero so that its supervisor (systemd Restart=always)
+// starts both again, rather than logging fetch errors forever. Deliveries
+// caught mid-send are resumed after the sending lease by the next process.
+func (e *Env) embeddedDied(srv *http.Server, client *river.Client[pgx.Tx]) error {
+	logger := e.logger()
+	logger.Error("the embedded PostgreSQL exited: stopping so that a supervisor restarts courrier and its database")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	_ = client.StopAndCancel(ctx)
+	return errors.New("the embedded PostgreSQL exited unexpectedly")
 }

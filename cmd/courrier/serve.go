@@ -67,6 +67,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("http server: %w", err)
 		}
 	case <-ctx.Done():
+	case <-env.embeddedDone():
+		return env.embeddedDied(srv, app.client)
 	}
 	logger.Info("shutting down: finishing running jobs")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
