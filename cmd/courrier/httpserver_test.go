@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -44,4 +45,37 @@ func TestListenHTTPSetsEveryLimit(t *testing.T) {
 	}}
 	_, _, err = env.listenHTTP("127.0.0.1:0", nil)
 	require.Error(t, err)
+}
+
+func TestRiverUIGuardRefusesCrossSiteMutations(t *testing.T) {
+	t.Parallel()
+	reached := 0
+	h := riverUIGuard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached++
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	do := func(method, ctype string, headers map[string]string) int {
+		req := httptest.NewRequest(method, "http://courrier.example/riverui/api/jobs/cancel", strings.NewReader(`{"job_ids":["1"]}`))
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	// A page elsewhere posting text/plain with the admin's credentials.
+	require.Equal(t, http.StatusForbidden, do("POST", "text/plain", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}))
+	require.Equal(t, http.StatusForbidden, do("POST", "text/plain", map[string]string{"Origin": "https://evil.example"}))
+	require.Equal(t, http.StatusForbidden, do("POST", "application/json", map[string]string{"Sec-Fetch-Site": "cross-site"}))
+	// No origin header at all (not from the UI page): refused.
+	require.Equal(t, http.StatusForbidden, do("POST", "text/plain", nil))
+	require.Zero(t, reached)
+	// The River UI's own requests (text/plain bodies) pass; reads pass.
+	require.Equal(t, http.StatusNoContent, do("POST", "text/plain;charset=UTF-8", map[string]string{"Sec-Fetch-Site": "same-origin"}))
+	require.Equal(t, http.StatusNoContent, do("PUT", "", map[string]string{"Origin": "http://courrier.example"}))
+	require.Equal(t, http.StatusNoContent, do("GET", "", map[string]string{"Sec-Fetch-Site": "cross-site"}))
+	require.Equal(t, 3, reached)
 }

@@ -185,7 +185,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	if err := ui.Start(ctx); err != nil {
 		return nil, fmt.Errorf("river ui: %w", err)
 	}
-	api.Handle("/riverui/", basicAsBearer(auth(httpapi.RequireScope("admin", riverUIDeadlines(ui)))))
+	api.Handle("/riverui/", riverUIGuard(basicAsBearer(auth(httpapi.RequireScope("admin", riverUIDeadlines(ui))))))
 	return &app{client: client, http: api}, nil
 }
 
