@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -73,6 +74,14 @@ type Deps struct {
 	// BulkWorkers is the number of batches worked at once in this process
 	// (set by NewClient).
 	BulkWorkers int
+	// InFlight caps, per channel, the messages this process has sent or is
+	// sending whose outcome is not yet committed (0: no cap). Set it to the
+	// SMTP connection count: a crash then duplicates at most one message per
+	// connection.
+	InFlight map[channels.Name]int
+
+	slotsMu sync.Mutex
+	slots   map[channels.Name]chan struct{}
 }
 
 func (d *Deps) now() time.Time {
@@ -278,6 +287,8 @@ func (d *Deps) deliverOnce(ctx context.Context, noticeID int64, lastAttempt bool
 	if n.Kind.Bulk() && step.Channel == channels.Email && d.Unsubscribe != nil {
 		msg.UnsubscribeURL = d.Unsubscribe(rcpt.ID, string(n.Kind))
 	}
+	release := d.slot(step.Channel)
+	defer release()
 	receipt, sendErr := ch.Send(ctx, msg)
 	err = retryDB(recordUntil(ctx), func() (err error) {
 		res, again, err = d.record(ctx, n, rcpt.ID, deliveryID, step.Channel, receipt, sendErr, lastAttempt)

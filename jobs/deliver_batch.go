@@ -280,6 +280,7 @@ func (d *Deps) sendAll(ctx context.Context, items []*batchItem, single func(int6
 	for range min(parallel, len(items)) {
 		wg.Go(func() {
 			for it := range next {
+				release := d.slot(it.step.Channel)
 				if ctx.Err() != nil {
 					it.err = errNotSent
 				} else {
@@ -287,7 +288,9 @@ func (d *Deps) sendAll(ctx context.Context, items []*batchItem, single func(int6
 				}
 				it.recorded = make(chan error, 1)
 				rec <- it
-				if err := <-it.recorded; err != nil {
+				err := <-it.recorded
+				release()
+				if err != nil {
 					stopOnce.Do(func() { firstErr = err; close(stop) })
 					return
 				}

@@ -176,3 +176,26 @@ func TestCampaignStatusShowsStuckWork(t *testing.T) {
 	require.NoError(t, printStatus(ctx, b.pool, &buf, c.ID, false))
 	require.Contains(t, buf.String(), "STUCK      1 jobs running and 0 deliveries sending")
 }
+
+// With InFlight at the SMTP connection count, the bound is per connection,
+// whatever the number of senders.
+func TestInFlightCapsUnrecordedAcceptancesPerChannel(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	p := &probe{b: b, inner: b.outbox}
+	b.deps.Channels[channels.Email] = p
+	b.deps.BatchParallelism = 8
+	b.deps.InFlight = map[channels.Name]int{channels.Email: 2}
+	var ids []int64
+	for i := range 40 {
+		rid := b.recipient(t, fmt.Sprintf("Q%06d", i), nil)
+		id, _ := b.enqueue(t, notices.New{RecipientID: rid, Kind: notices.GeneralInformation,
+			IdempotencyKey: fmt.Sprintf("cap:%d", i), Data: templates.SampleData(string(notices.GeneralInformation))})
+		ids = append(ids, id)
+	}
+	_, err := b.deps.deliverBatch(ctx, ids)
+	require.NoError(t, err)
+	require.Len(t, p.accepted, 40)
+	require.LessOrEqual(t, p.maxOpen, 1, "2 slots: the other slot's message at most")
+}

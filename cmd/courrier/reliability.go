@@ -48,3 +48,25 @@ func (e *Env) embeddedDied(srv *http.Server, client *river.Client[pgx.Tx]) error
 	_ = client.StopAndCancel(ctx)
 	return errors.New("the embedded PostgreSQL exited unexpectedly")
 }
+
+// inFlight caps the unrecorded messages per channel at the SMTP connection
+// count (SMTP_CONNECTIONS, default 4) and COURRIER_SMS_IN_FLIGHT (default 8):
+// the most a crash of this process can send twice. The outbox is not capped.
+func (e *Env) inFlight() map[channels.Name]int {
+	conns, err := strconv.Atoi(e.get("SMTP_CONNECTIONS", "4"))
+	if err != nil || conns < 1 {
+		conns = 4
+	}
+	sms, err := strconv.Atoi(e.get("COURRIER_SMS_IN_FLIGHT", "8"))
+	if err != nil || sms < 1 {
+		sms = 8
+	}
+	caps := map[channels.Name]int{}
+	if e.Getenv("SMTP_URL") != "" {
+		caps[channels.Email] = conns
+	}
+	if e.Getenv("TWILIO_ACCOUNT_SID") != "" {
+		caps[channels.SMS] = sms
+	}
+	return caps
+}

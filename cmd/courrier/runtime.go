@@ -76,6 +76,9 @@ func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.L
 		Logger:    logger,
 		Rates:     e.channelRates(),
 	}
+	if !opts.forceOutbox {
+		rt.deps.InFlight = e.inFlight()
+	}
 	base, secret := e.Getenv("COURRIER_PUBLIC_URL"), e.Getenv("COURRIER_UNSUBSCRIBE_SECRET")
 	if secret != "" && !strings.HasPrefix(base, "https://") {
 		// RFC 8058 requires an https link; a bulk email must not fail for it.
