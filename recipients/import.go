@@ -468,7 +468,6 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
@@ -481,6 +480,9 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // blank line
 		}
+		// FieldPos only after a record was read without error: on an error
+		// the record may be empty and FieldPos panics (found by FuzzImport).
+		line, _ := cr.FieldPos(0)
 		sum.Rows++
 		if len(rec) != len(cols) {
 			reject(line, "", fmt.Sprintf("has %d fields, the header has %d", len(rec), len(cols)))
