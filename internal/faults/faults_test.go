@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/mail"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -35,11 +36,12 @@ var full = os.Getenv("FAULT_FULL") != ""
 
 // ---- capturing SMTP server ----
 
-// capture is an SMTP relay that counts messages per recipient, answers 421
+// capture is an SMTP relay that counts messages per notice (from the
+// Message-ID courrier gives each message, n<notice>.d<delivery>@…), answers 421
 // to a fraction of DATA commands, and can be taken down and brought back.
 type capture struct {
 	mu       sync.Mutex
-	counts   map[string]int
+	counts   map[int64]int
 	refused  map[string]bool
 	last     time.Time
 	fail421  float64
@@ -50,7 +52,7 @@ type capture struct {
 }
 
 func newCapture(t *testing.T) *capture {
-	c := &capture{counts: map[string]int{}, refused: map[string]bool{}, latency: 5 * time.Millisecond}
+	c := &capture{counts: map[int64]int{}, refused: map[string]bool{}, latency: 5 * time.Millisecond}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	c.addr = ln.Addr().String()
@@ -106,9 +108,15 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 func (s *session) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
+	m, err := mail.ReadMessage(r)
+	if err != nil {
 		return err
 	}
+	if _, err := io.Copy(io.Discard, m.Body); err != nil {
+		return err
+	}
+	var notice int64
+	_, _ = fmt.Sscanf(strings.Trim(m.Header.Get("Message-Id"), "<>"), "n%d.", &notice)
 	time.Sleep(s.c.latency)
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
@@ -119,9 +127,7 @@ func (s *session) Data(r io.Reader) error {
 		s.c.rejected++
 		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "try again later"}
 	}
-	for _, to := range s.to {
-		s.c.counts[to]++
-	}
+	s.c.counts[notice]++
 	s.c.last = time.Now()
 	return nil
 }
@@ -243,7 +249,7 @@ func newScenario(t *testing.T, name string, n int) *scenario {
 	require.NoError(t, err)
 	_, err = pool.Exec(ctx, `
 		INSERT INTO recipients (ref, email, postal_code, benefits, joined_at)
-		SELECT 'F' || lpad(g::text, 7, '0'), 'b' || g || '@exemple.fr', '75011', '{AF}', '2020-01-01'
+		SELECT 'F' || lpad(g::text, 7, '0'), 'b' || g || '@exemple.fr', '75011', '{AF}', now()
 		FROM generate_series(1, $1) g`, n)
 	require.NoError(t, err)
 	logs, err := os.Create(filepath.Join(w.dir, name+".log"))
@@ -328,9 +334,14 @@ func (s *scenario) waitDone(timeout time.Duration) time.Time {
 
 // report counts, per beneficiary, the messages received against one each.
 func (s *scenario) report(faultEnd time.Time, recovered time.Duration, done time.Time) (lost, dups int) {
+	rows, err := s.pool.Query(context.Background(), `SELECT id FROM notices WHERE campaign_id = $1`, s.id)
+	require.NoError(s.t, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	require.NoError(s.t, err)
+	require.Len(s.t, ids, s.n)
 	s.smtp.mu.Lock()
-	for i := 1; i <= s.n; i++ {
-		switch c := s.smtp.counts[fmt.Sprintf("b%d@exemple.fr", i)]; {
+	for _, id := range ids {
+		switch c := s.smtp.counts[id]; {
 		case c == 0:
 			lost++
 		case c > 1:
