@@ -9,8 +9,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/mail"
 	"net/http/httptest"
+	"net/mail"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -457,4 +457,3 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
-
