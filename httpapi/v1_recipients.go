@@ -231,6 +231,15 @@ func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
 			Message: "a test key cannot import beneficiaries: create test beneficiaries one by one with PUT /v1/recipients/{ref}"})
 		return
 	}
+	var dryRun bool
+	switch v := r.URL.Query().Get("dry_run"); v {
+	case "", "false", "0":
+	case "true", "1":
+		dryRun = true
+	default:
+		a.fail(w, r, invalid("dry_run", "must be true or false"))
+		return
+	}
 	max := a.maxImport()
 	if r.ContentLength > max {
 		a.fail(w, r, &http.MaxBytesError{Limit: max})
@@ -258,7 +267,7 @@ func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context())})
+	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context()), DryRun: dryRun})
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,9 +147,9 @@ func TestCampaignCompletesWhenItsLastSingleJobDoes(t *testing.T) {
 
 	_, err := b.deps.deliverBatch(ctx, ids[:2])
 	require.NoError(t, err)
-	var buf strings.Builder
-	require.NoError(t, printStatus(ctx, b.pool, &buf, c.ID, false))
-	require.Contains(t, buf.String(), "state      running")
+	st, err := GetCampaignStatus(ctx, b.pool, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, campaigns.StateRunning, st.Campaign.State)
 
 	// The last notice went through a single job (a spilled straggler).
 	w := &DeliverWorker{Deps: b.deps}
@@ -172,9 +171,10 @@ func TestCampaignStatusShowsStuckWork(t *testing.T) {
 	old := time.Now().Add(-2 * RescueAfter())
 	_, err := b.pool.Exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = $1 WHERE kind = 'deliver_batch'`, old)
 	require.NoError(t, err)
-	var buf strings.Builder
-	require.NoError(t, printStatus(ctx, b.pool, &buf, c.ID, false))
-	require.Contains(t, buf.String(), "STUCK      1 jobs running and 0 deliveries sending")
+	st, err := GetCampaignStatus(ctx, b.pool, c.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, st.Stuck.Jobs)
+	require.Zero(t, st.Stuck.Sending)
 }
 
 // With InFlight at the SMTP connection count, the bound is per connection,
