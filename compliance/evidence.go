@@ -113,13 +113,13 @@ type PackSeal struct {
 // ForRecipient exports every notice of the beneficiary numbered ref.
 func ForRecipient(ctx context.Context, db DB, ref string) (*Pack, error) {
 	var exists bool
-	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM recipients WHERE ref = $1)`, ref).Scan(&exists); err != nil {
+	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM recipients WHERE ref = $1 AND NOT test)`, ref).Scan(&exists); err != nil {
 		return nil, fmt.Errorf("evidence for recipient: %w", err)
 	}
 	if !exists {
 		return nil, fmt.Errorf("%w: no beneficiary numbered %q", ErrInvalid, ref)
 	}
-	ids, err := noticeIDs(ctx, db, `SELECT n.id FROM notices n JOIN recipients r ON r.id = n.recipient_id WHERE r.ref = $1 ORDER BY n.id`, ref)
+	ids, err := noticeIDs(ctx, db, `SELECT n.id FROM notices n JOIN recipients r ON r.id = n.recipient_id WHERE r.ref = $1 AND NOT r.test ORDER BY n.id`, ref)
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ func Handler(db DB) http.Handler {
 			format = FormatJSON
 		}
 		if format != FormatJSON && format != FormatCSV {
-			httpError(w, http.StatusBadRequest, "format must be json or csv")
+			httpError(w, http.StatusBadRequest, "format", "must be json or csv")
 			return
 		}
 		p, err := ParsePeriod(q.Get("from"), q.Get("to"))
@@ -27,16 +27,16 @@ func Handler(db DB) http.Handler {
 			p.AsOf, err = parseAsOf(q.Get("as_of"))
 		}
 		if err != nil {
-			httpError(w, http.StatusBadRequest, err.Error())
+			httpError(w, http.StatusBadRequest, "period", err.Error())
 			return
 		}
 		rep, err := Run(r.Context(), db, r.PathValue("rule"), p)
 		switch {
 		case errors.Is(err, ErrInvalid):
-			httpError(w, http.StatusBadRequest, err.Error())
+			httpError(w, http.StatusBadRequest, "rule", err.Error())
 			return
 		case err != nil:
-			httpError(w, http.StatusInternalServerError, "report failed")
+			httpError(w, http.StatusInternalServerError, "", "report failed")
 			return
 		}
 		if format == FormatCSV {
@@ -50,8 +50,18 @@ func Handler(db DB) http.Handler {
 	return mux
 }
 
-func httpError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
+// httpError writes the API's documented error shape,
+// {"error": {"code", "message", "field"}}.
+func httpError(w http.ResponseWriter, status int, field, msg string) {
+	code := "invalid"
+	if status >= 500 {
+		code = "internal"
+	}
+	e := map[string]string{"code": code, "message": msg}
+	if field != "" {
+		e["field"] = field
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": e})
 }

@@ -49,7 +49,11 @@ func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	s.mux.ServeHTTP(sw, r)
+	if e := checkPath(r); e != nil {
+		writeError(sw, e)
+	} else {
+		s.mux.ServeHTTP(sw, r)
+	}
 	// Paths may carry beneficiary numbers: log the route pattern, not the path.
 	s.logger.Debug("http request", "method", r.Method, "route", r.Pattern, "status", sw.status, "duration", time.Since(start))
 }
@@ -66,7 +70,15 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// healthz answers 503 while the database does not answer: the process
+// cannot do any work then, and a supervisor or load balancer must know.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 

@@ -23,6 +23,9 @@ func (a *API) getNotice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := notices.Get(ctx, a.DB, id)
+	if err == nil && n.Test != keyIsTest(ctx) {
+		err = notices.ErrNotFound // the other world's notice does not exist for this key
+	}
 	if err != nil {
 		if errors.Is(err, notices.ErrNotFound) {
 			err = notFound("id", "no notice has this id")

@@ -55,6 +55,9 @@ func NewClient(pool *pgxpool.Pool, deps *Deps, cfg ClientConfig) (*river.Client[
 	if logger == nil {
 		logger = slog.Default()
 	}
+	if deps.BulkWorkers == 0 {
+		deps.BulkWorkers = cfg.BulkWorkers
+	}
 	workers := river.NewWorkers()
 	if err := AddWorkers(workers, deps); err != nil {
 		return nil, err
@@ -75,6 +78,10 @@ func NewClient(pool *pgxpool.Pool, deps *Deps, cfg ClientConfig) (*river.Client[
 		},
 		Workers:      workers,
 		PeriodicJobs: cfg.PeriodicJobs,
+		// See timeouts.go: the deliver kinds set their own timeouts; other
+		// jobs get River's 60 s, said here so the rescue delay stays above it.
+		JobTimeout:           MaxBatchTimeout,
+		RescueStuckJobsAfter: RescueAfter(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)

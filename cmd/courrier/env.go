@@ -27,6 +27,8 @@ const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private ser
   COURRIER_LOG_FORMAT   text or json (default text on a terminal, json otherwise)
   COURRIER_LOG_LEVEL    debug, info, warn, error (default info)
   COURRIER_HTTP_ADDR    address of the HTTP server (default 127.0.0.1:8080)
+  COURRIER_HTTP_MAX_CONNS, COURRIER_HTTP_MAX_BODIES
+                        open connections and request bodies read at once (1024, 64)
   COURRIER_PUBLIC_URL   public base URL (unsubscribe links, Twilio callbacks)
   COURRIER_ROUTES       per-kind channel routes, e.g. "reminder_generic=sms,email;no_rights=letter"
   COURRIER_WORKERS      River workers in this process (default 100)
@@ -61,6 +63,8 @@ type Env struct {
 	Pool *pgxpool.Pool
 	// Logger, when set, replaces the one built from the environment.
 	Logger *slog.Logger
+	// embedded is the private PostgreSQL that openDB started, if any.
+	embedded *pglocal.Server
 }
 
 func (e *Env) get(key, def string) string {
@@ -163,6 +167,7 @@ func (e *Env) openDB(ctx context.Context, migrate bool) (pool *pgxpool.Pool, clo
 			return nil, nil, err
 		}
 		url = srv.URL("courrier")
+		e.embedded = srv
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

@@ -74,6 +74,10 @@ func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.L
 		Outbox:    outbox,
 		Routes:    routes,
 		Logger:    logger,
+		Rates:     e.channelRates(),
+	}
+	if !opts.forceOutbox {
+		rt.deps.InFlight = e.inFlight()
 	}
 	if rt.deps.Agencies, err = e.loadAgencies(); err != nil {
 		rt.Close()

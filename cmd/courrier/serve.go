@@ -55,9 +55,13 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	for ch, where := range rt.describe {
 		logger.Info("channel configured", "channel", ch, "destination", where)
 	}
-	srv := &http.Server{Addr: *addr, Handler: app.http, ReadHeaderTimeout: 10 * time.Second}
+	srv, ln, err := env.listenHTTP(*addr, app.http)
+	if err != nil {
+		_ = app.client.Stop(context.Background())
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("courrier serving", "addr", *addr, "version", version)
 
 	select {
@@ -67,6 +71,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("http server: %w", err)
 		}
 	case <-ctx.Done():
+	case <-env.embeddedDone():
+		return env.embeddedDied(srv, app.client)
 	}
 	logger.Info("shutting down: finishing running jobs")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -203,7 +209,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	if err := ui.Start(ctx); err != nil {
 		return nil, fmt.Errorf("river ui: %w", err)
 	}
-	api.Handle("/riverui/", basicAsBearer(auth(httpapi.RequireScope("admin", ui))))
+	api.Handle("/riverui/", riverUIGuard(basicAsBearer(auth(httpapi.RequireScope("admin", riverUIDeadlines(ui))))))
 	intakes, err := bounces.wire(api, pool, client, logger)
 	if err != nil {
 		return nil, err
