@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // ClientConfig tunes the River client. Zero values take the defaults.
@@ -34,6 +35,8 @@ type ClientConfig struct {
 	Extra func(*river.Workers) error
 	// ID names this client (defaults to River's generated id).
 	ID string
+	// Middleware wraps job inserts and work (tracing, see cmd/courrier).
+	Middleware []rivertype.Middleware
 }
 
 // NewClient returns a River client that works courrier's jobs. Its queues
@@ -75,6 +78,7 @@ func NewClient(pool *pgxpool.Pool, deps *Deps, cfg ClientConfig) (*river.Client[
 		},
 		Workers:      workers,
 		PeriodicJobs: cfg.PeriodicJobs,
+		Middleware:   cfg.Middleware,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)

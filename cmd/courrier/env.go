@@ -170,6 +170,7 @@ func (e *Env) openDB(ctx context.Context, migrate bool) (pool *pgxpool.Pool, clo
 	if cfg.MaxConns < 40 {
 		cfg.MaxConns = 40
 	}
+	e.tracePgx(cfg.ConnConfig)
 	pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err == nil {
 		err = pool.Ping(ctx)

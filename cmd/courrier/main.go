@@ -39,10 +39,8 @@ func commands() []command {
 		{"apikey", "create, list and revoke API keys", runAPIKey},
 		{"templates", "list, lint and preview the message templates", runTemplates},
 		{"bench", "benchmark courrier end to end against River's own throughput", runBench},
-		{"version", "print the version", func(ctx context.Context, env *Env, args []string) error {
-			fmt.Fprintln(env.Stdout, "courrier", version)
-			return nil
-		}},
+		{"config", "validate every setting and file without starting anything (config check)", runConfig},
+		{"version", "print the version and build information (VCS revision, time)", runVersion},
 	}
 }
 

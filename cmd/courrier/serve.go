@@ -31,6 +31,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	logger := env.logger()
+	stopTracing, err := env.setupTracing(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	pool, closeDB, err := env.openDB(ctx, true)
 	if err != nil {
 		return err
@@ -48,13 +53,19 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err := app.client.Start(ctx); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
+	stopOps, err := env.startOps(ctx, pool, rt, logger)
+	if err != nil {
+		_ = app.client.Stop(context.Background())
+		return err
+	}
+	defer stopOps()
 	for ch, where := range rt.describe {
 		logger.Info("channel configured", "channel", ch, "destination", where)
 	}
-	srv := &http.Server{Addr: *addr, Handler: app.http, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: *addr, Handler: traced(app.http), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("courrier serving", "addr", *addr, "version", version)
+	logger.Info("courrier serving", "addr", *addr, "version", buildVersion().String())
 
 	select {
 	case err := <-errc:
@@ -135,7 +146,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	periodic = append(periodic, jobs.CompliancePeriodicJobs(jobs.ComplianceConfig{Retention: retention})...)
 
 	client, err := jobs.NewClient(pool, rt.deps, jobs.ClientConfig{
-		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic,
+		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic, Middleware: riverMiddleware(),
 		Extra: func(w *river.Workers) error {
 			if err := river.AddWorkerSafely(w, &jobs.StuckWorker{Pool: pool, After: stuckAfter, Logger: logger}); err != nil {
 				return err
@@ -158,7 +169,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	auth := httpapi.Authenticate(pool)
 	api.Handle("GET /v1/compliance/{rule}", auth(httpapi.RequireScope("audit", compliance.Handler(pool))))
 	api.Handle("POST /v1/reminders", auth(httpapi.RequireScope("staff", httpapi.RemindersHandler(pool, client, campaignCfg, logger))))
-	api.HandleFunc("GET /metrics", metricsHandler(pool))
+	e.mountOps(api, auth, pool, rt)
 	if token := e.Getenv("TWILIO_AUTH_TOKEN"); token != "" {
 		hooks := &httpapi.TwilioWebhooks{DB: pool, AuthToken: token, PublicBaseURL: e.Getenv("COURRIER_PUBLIC_URL"),
 			Logger: logger, OnFinalFailure: jobs.FallbackAfterReceipt(client)}
