@@ -310,4 +310,3 @@ func parseAddress(s string) (string, error) {
 	}
 	return s, nil
 }
-

@@ -83,7 +83,8 @@ func (e *Env) tracePgx(cfg *pgx.ConnConfig) {
 // riverMiddleware traces job inserts and work, carrying the inserting
 // request's trace into the job.
 func riverMiddleware() []rivertype.Middleware {
-	return []rivertype.Middleware{otelriver.NewMiddleware(&otelriver.MiddlewareConfig{EnableTracePropagation: true})}
+	return []rivertype.Middleware{&telemetry.ContinueTrace{},
+		otelriver.NewMiddleware(&otelriver.MiddlewareConfig{EnableTracePropagation: true, EnableWorkSpanJobKindSuffix: true})}
 }
 
 // traced wraps the API in OpenTelemetry HTTP server spans (not the health

@@ -2,7 +2,6 @@ package telemetry
 
 import (
 	"context"
-	"regexp"
 	"strings"
 
 	"go.opentelemetry.io/otel"
@@ -99,15 +98,30 @@ func (Scrubber) Shutdown(context.Context) error { return nil }
 // ForceFlush implements sdktrace.SpanProcessor.
 func (Scrubber) ForceFlush(context.Context) error { return nil }
 
-var idSegment = regexp.MustCompile(`/[^/?#]*([0-9]|[A-Za-z0-9_-]{24,})[^/?#]*`)
-
-// ScrubPath replaces the path segments of p that may identify someone (any
-// digit, or a long token) with {id}, and drops the query string.
+// ScrubPath replaces the path segments of p that may identify someone or
+// something (any digit, except an API version such as v1; or a token of 24
+// characters or more) with {id}, and drops the query string.
 func ScrubPath(p string) string {
 	if i := strings.IndexAny(p, "?#"); i >= 0 {
 		p = p[:i]
 	}
-	return idSegment.ReplaceAllString(p, "/{id}")
+	parts := strings.Split(p, "/")
+	for i, seg := range parts {
+		if seg != "" && identifying(seg) {
+			parts[i] = "{id}"
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+func identifying(seg string) bool {
+	if len(seg) >= 24 {
+		return true
+	}
+	if len(seg) >= 2 && seg[0] == 'v' && strings.Trim(seg[1:], "0123456789") == "" {
+		return false // API version
+	}
+	return strings.ContainsAny(seg, "0123456789")
 }
 
 // TraceID returns the id of the trace ctx belongs to, or "" outside a
