@@ -60,7 +60,9 @@ func startRejectingSMTP(t *testing.T) *rejectingSMTP {
 	return s
 }
 
-func (s *rejectingSMTP) NewSession(*smtp.Conn) (smtp.Session, error) { return &rejectingSession{s}, nil }
+func (s *rejectingSMTP) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &rejectingSession{s}, nil
+}
 
 type rejectingSession struct{ s *rejectingSMTP }
 
