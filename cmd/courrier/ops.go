@@ -80,10 +80,10 @@ func (e *Env) tracePgx(cfg *pgx.ConnConfig) {
 	}
 }
 
-// riverMiddleware traces job inserts and work, carrying the inserting
-// request's trace into the job.
-func riverMiddleware() []rivertype.Middleware {
-	return []rivertype.Middleware{&telemetry.ContinueTrace{},
+// riverMiddleware counts job outcomes and traces job inserts and work,
+// carrying the inserting request's trace into the job.
+func (r *runtime) riverMiddleware() []rivertype.Middleware {
+	return []rivertype.Middleware{&telemetry.ContinueTrace{}, r.metrics.JobOutcomes(),
 		otelriver.NewMiddleware(&otelriver.MiddlewareConfig{EnableTracePropagation: true, EnableWorkSpanJobKindSuffix: true})}
 }
 

@@ -255,6 +255,7 @@ func TestMetricsFollowTheLedger(t *testing.T) {
 	require.Zero(t, m[`courrier_ledger_unsealed_events`])
 	require.Positive(t, m[`courrier_ledger_last_seal_timestamp_seconds`])
 	require.EqualValues(t, 1, m[`courrier_provider_up{channel="email",provider="smtp"}`])
+	require.EqualValues(t, 5, m[`courrier_river_job_outcomes_total{kind="deliver",outcome="ok",queue="default"}`])
 
 	// A second read counts nothing twice.
 	n, err := b.rt.metrics.TailLedger(b.ctx, b.pool)

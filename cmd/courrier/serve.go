@@ -146,7 +146,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	periodic = append(periodic, jobs.CompliancePeriodicJobs(jobs.ComplianceConfig{Retention: retention})...)
 
 	client, err := jobs.NewClient(pool, rt.deps, jobs.ClientConfig{
-		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic, Middleware: riverMiddleware(),
+		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic, Middleware: rt.riverMiddleware(),
 		Extra: func(w *river.Workers) error {
 			if err := river.AddWorkerSafely(w, &jobs.StuckWorker{Pool: pool, After: stuckAfter, Logger: logger}); err != nil {
 				return err

@@ -67,6 +67,7 @@ type Metrics struct {
 	lastSeal        prometheus.Gauge
 	campaignNotices *prometheus.GaugeVec
 	campaignTarget  *prometheus.GaugeVec
+	jobOutcomes     *prometheus.CounterVec
 	sampleErrors    prometheus.Counter
 	lastSample      prometheus.Gauge
 
@@ -134,6 +135,9 @@ func New() *Metrics {
 	m.campaignTarget = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "courrier_campaign_targeted",
 		Help: "Audience members walked by the fan-out of running or paused campaigns, and the audience estimate."},
 		[]string{"campaign", "measure"})
+	m.jobOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "courrier_river_job_outcomes_total",
+		Help: "Jobs worked by this process, by queue, kind and outcome: ok, error, discarded (error on the last attempt), cancel, snooze, panic."},
+		[]string{"queue", "kind", "outcome"})
 	m.sampleErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "courrier_telemetry_sample_errors_total",
 		Help: "Failed refreshes of the sampled gauges (database unreachable or slow)."})
 	m.lastSample = prometheus.NewGauge(prometheus.GaugeOpts{Name: "courrier_telemetry_last_sample_timestamp_seconds",
@@ -144,7 +148,7 @@ func New() *Metrics {
 
 	for _, c := range []prometheus.Collector{m.attempted, m.accepted, m.failed, m.providerDuration, m.providerUp,
 		m.ledgerEvents, m.delivered, m.bounced, m.complained, m.fallenBack, m.noticeAccepted, m.noticeFinal,
-		m.riverJobs, m.riverOldest, m.unsealed, m.sealLag, m.lastSeal, m.campaignNotices, m.campaignTarget,
+		m.riverJobs, m.riverOldest, m.jobOutcomes, m.unsealed, m.sealLag, m.lastSeal, m.campaignNotices, m.campaignTarget,
 		m.sampleErrors, m.lastSample, m.failures} {
 		f(c)
 	}

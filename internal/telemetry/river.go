@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -40,4 +41,42 @@ func (*ContinueTrace) Work(ctx context.Context, job *rivertype.JobRow, doInner f
 		return doInner(ctx)
 	}
 	return doInner(propagation.TraceContext{}.Extract(ctx, carrier))
+}
+
+// JobOutcomes is a River worker middleware that counts the outcome of each
+// job worked in this process: courrier_river_job_outcomes_total{queue, kind,
+// outcome} with outcome ok, error, discarded (an error on the last
+// attempt), cancel, snooze or panic.
+type JobOutcomes struct {
+	river.MiddlewareDefaults
+	m *Metrics
+}
+
+var _ rivertype.WorkerMiddleware = (*JobOutcomes)(nil)
+
+// JobOutcomes returns the middleware counting job outcomes into m.
+func (m *Metrics) JobOutcomes() *JobOutcomes { return &JobOutcomes{m: m} }
+
+// Work implements rivertype.WorkerMiddleware.
+func (j *JobOutcomes) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) (err error) {
+	outcome := "panic"
+	defer func() {
+		j.m.jobOutcomes.WithLabelValues(job.Queue, job.Kind, outcome).Inc()
+	}()
+	err = doInner(ctx)
+	var cancel *river.JobCancelError
+	var snooze *river.JobSnoozeError
+	switch {
+	case err == nil:
+		outcome = "ok"
+	case errors.As(err, &snooze):
+		outcome = "snooze"
+	case errors.As(err, &cancel):
+		outcome = "cancel"
+	case job.Attempt >= job.MaxAttempts:
+		outcome = "discarded"
+	default:
+		outcome = "error"
+	}
+	return err
 }
