@@ -90,7 +90,8 @@ func checkConfig(env *Env, w io.Writer) error {
 	for _, chk := range configChecks {
 		if err := chk.run(c); err != nil {
 			problems++
-			fmt.Fprintf(w, "FAIL %s: %s\n", chk.name, redact(env, err.Error()))
+			msg := strings.ReplaceAll(redact(env, err.Error()), "\n", "\n     ")
+			fmt.Fprintf(w, "FAIL %s: %s\n", chk.name, msg)
 			continue
 		}
 		fmt.Fprintf(w, "ok   %s\n", chk.name)

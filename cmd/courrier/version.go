@@ -17,11 +17,17 @@ type buildInfo struct {
 }
 
 func buildVersion() buildInfo {
-	b := buildInfo{Version: version}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return b
+		return buildInfo{Version: version}
 	}
+	return versionFrom(bi, version)
+}
+
+// versionFrom reads bi; ldflags is main.version as set at link time ("dev"
+// when not set).
+func versionFrom(bi *debug.BuildInfo, ldflags string) buildInfo {
+	b := buildInfo{Version: ldflags}
 	b.GoVersion = bi.GoVersion
 	for _, s := range bi.Settings {
 		switch s.Key {
@@ -40,7 +46,7 @@ func buildVersion() buildInfo {
 		case b.Revision != "":
 			b.Version = "dev-" + b.Revision[:min(12, len(b.Revision))]
 		}
-		if b.Modified && b.Revision != "" {
+		if b.Modified && b.Revision != "" && !strings.HasSuffix(b.Version, "+dirty") {
 			b.Version += "+dirty"
 		}
 	}

@@ -17,6 +17,7 @@ package telemetry
 
 import (
 	"net/http"
+	"regexp"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,18 +76,19 @@ type Metrics struct {
 	// timestamping, print handover): Fail("tsa") etc.
 	failures *prometheus.CounterVec
 
-	health health
+	health     health
+	collectors []prometheus.Collector
 }
 
 // New returns the metrics, registered with Go runtime and process
 // collectors.
 func New() *Metrics {
 	r := prometheus.NewRegistry()
-	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{Registry: r}
+	f := func(c prometheus.Collector) { r.MustRegister(c); m.collectors = append(m.collectors, c) }
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cp := []string{"channel", "provider"}
-	m := &Metrics{Registry: r}
 
 	m.attempted = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "courrier_messages_attempted_total",
 		Help: "Messages handed to a provider (each call, retries included)."}, cp)
@@ -185,7 +187,33 @@ type WatchdogCounts struct {
 // courrier_watchdog_at_risk{rule, caf} and courrier_deadlines_missed_total.
 // The caf label is empty until agencies exist.
 func (m *Metrics) RegisterWatchdog(read func() WatchdogCounts) {
-	m.Registry.MustRegister(&watchdogCollector{read: read})
+	c := &watchdogCollector{read: read}
+	m.Registry.MustRegister(c)
+	m.collectors = append(m.collectors, c)
+}
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// Names returns the name of every series family the metrics can export
+// (histograms with their _bucket, _sum and _count series), for checks of
+// dashboards and alert rules.
+func (m *Metrics) Names() map[string]bool {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range m.collectors {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	names := map[string]bool{}
+	for d := range ch {
+		if sm := fqName.FindStringSubmatch(d.String()); sm != nil {
+			for _, suffix := range []string{"", "_bucket", "_sum", "_count"} {
+				names[sm[1]+suffix] = true
+			}
+		}
+	}
+	return names
 }
 
 var (
