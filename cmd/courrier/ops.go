@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -167,24 +168,21 @@ func (e *Env) startOps(ctx context.Context, pool *pgxpool.Pool, rt *runtime, log
 	}()
 	var srv *http.Server
 	if addr := e.Getenv("COURRIER_METRICS_ADDR"); addr != "" {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", rt.metrics.Handler())
-		srv = &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		errc := make(chan error, 1)
-		go func() { errc <- srv.ListenAndServe() }()
-		select {
-		case err := <-errc:
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
 			cancel()
 			<-done
 			return nil, fmt.Errorf("COURRIER_METRICS_ADDR: %w", err)
-		case <-time.After(100 * time.Millisecond):
 		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", rt.metrics.Handler())
+		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
-			if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("metrics listener stopped", "error", err)
 			}
 		}()
-		logger.Info("metrics served", "addr", addr)
+		logger.Info("metrics served", "addr", l.Addr().String())
 	}
 	return func() {
 		if srv != nil {
