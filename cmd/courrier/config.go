@@ -270,12 +270,26 @@ func checkPublicURL(c *configState) error {
 }
 
 func checkTemplates(c *configState) error {
-	var out strings.Builder
-	err := templates.LintCommand(&out, &templates.Options{OverrideDir: c.env.Getenv("COURRIER_TEMPLATES")})
+	opts := &templates.Options{OverrideDir: c.env.Getenv("COURRIER_TEMPLATES")}
+	rep, err := templates.Lint(opts)
 	if err != nil {
-		return fmt.Errorf("%s", strings.TrimSpace(out.String()))
+		if rep != nil && rep.LoadError != "" {
+			return errors.New(rep.LoadError)
+		}
+		var fails []string
+		if rep != nil {
+			for _, l := range rep.Lines {
+				if l.Level == "fail" {
+					fails = append(fails, l.Name+": "+l.Message)
+				}
+			}
+		}
+		if len(fails) == 0 {
+			return err
+		}
+		return errors.New(strings.Join(fails, "\n"))
 	}
-	set, err := templates.Load(&templates.Options{OverrideDir: c.env.Getenv("COURRIER_TEMPLATES")})
+	set, err := templates.Load(opts)
 	c.templates = set
 	return err
 }

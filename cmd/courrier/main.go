@@ -39,6 +39,7 @@ func commands() []command {
 		{"apikey", "create, list and revoke API keys", runAPIKey},
 		{"templates", "list, lint and preview the message templates", runTemplates},
 		{"bench", "benchmark courrier end to end against River's own throughput", runBench},
+		{"bench-worker", "(started by bench --processes) one extra worker process", runBenchWorker},
 		{"config", "validate every setting and file without starting anything (config check)", runConfig},
 		{"version", "print the version and build information (VCS revision, time)", runVersion},
 	}

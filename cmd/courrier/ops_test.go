@@ -27,7 +27,6 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/courrier-dev/courrier/httpapi"
 	"github.com/courrier-dev/courrier/internal/bench"
 	"github.com/courrier-dev/courrier/internal/pgtest"
 	"github.com/courrier-dev/courrier/internal/telemetry"
@@ -114,9 +113,9 @@ func setupOps(t *testing.T, vars map[string]string) *opsBundle {
 	})
 	b.srv = httptest.NewServer(traced(b.app.http))
 	t.Cleanup(b.srv.Close)
-	b.key, _, err = httpapi.CreateKey(ctx, b.pool, "upstream", "Ops", []string{"ingest", "staff"}, false)
+	b.key, _, err = jobs.CreateAPIKey(ctx, b.pool, jobs.NewAPIKey{Name: "upstream", Operator: "Ops", Scopes: []string{"ingest", "staff"}})
 	require.NoError(t, err)
-	b.admin, _, err = httpapi.CreateKey(ctx, b.pool, "prometheus", "Ops", []string{"admin"}, false)
+	b.admin, _, err = jobs.CreateAPIKey(ctx, b.pool, jobs.NewAPIKey{Name: "prometheus", Operator: "Ops", Scopes: []string{"admin"}})
 	require.NoError(t, err)
 	return b
 }

@@ -22,7 +22,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/courrier-dev/courrier/httpapi"
 	"github.com/courrier-dev/courrier/internal/bench"
 	"github.com/courrier-dev/courrier/internal/pgtest"
 	"github.com/courrier-dev/courrier/jobs"
@@ -74,7 +73,7 @@ func TestServeEndToEnd(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	key, _, err := httpapi.CreateKey(ctx, pool, "upstream", "Marie Curie", []string{"ingest", "staff", "audit"}, false)
+	key, _, err := jobs.CreateAPIKey(ctx, pool, jobs.NewAPIKey{Name: "upstream", Operator: "Marie Curie", Scopes: []string{"ingest", "staff", "audit"}})
 	require.NoError(t, err)
 	call := func(method, path string, body any) (int, map[string]any) {
 		t.Helper()
@@ -190,7 +189,7 @@ func TestServeEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
-	admin, _, err := httpapi.CreateKey(ctx, pool, "prometheus", "Ops", []string{"admin"}, false)
+	admin, _, err := jobs.CreateAPIKey(ctx, pool, jobs.NewAPIKey{Name: "prometheus", Operator: "Ops", Scopes: []string{"admin"}})
 	require.NoError(t, err)
 	req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+admin)
