@@ -38,6 +38,8 @@ func commands() []command {
 		{"verify", "verify the ledger's hash chain, or an evidence pack offline", runVerify},
 		{"apikey", "create, list and revoke API keys", runAPIKey},
 		{"templates", "list, lint and preview the message templates", runTemplates},
+		{"bounce", "classify bounce messages (bounce check FILE.eml)", runBounce},
+		{"letters", "preview letters, run and list print batches, record print receipts and returned mail", runLetters},
 		{"bench", "benchmark courrier end to end against River's own throughput", runBench},
 		{"bench-worker", "(started by bench --processes) one extra worker process", runBenchWorker},
 		{"config", "validate every setting and file without starting anything (config check)", runConfig},

@@ -3,6 +3,9 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -110,4 +113,25 @@ func TestTracingEnabled(t *testing.T) {
 	require.True(t, TracingEnabled(env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://c:4318/v1/traces")))
 	require.False(t, TracingEnabled(env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318", "OTEL_SDK_DISABLED", "true")))
 	require.False(t, TracingEnabled(env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318", "OTEL_TRACES_EXPORTER", "none")))
+}
+
+// TestRegisterText: metrics written in the text format by a part that keeps
+// its own counters are served with the others.
+func TestRegisterText(t *testing.T) {
+	t.Parallel()
+	m := New()
+	m.RegisterText(func(w io.Writer) {
+		fmt.Fprintln(w, "# HELP courrier_bounce_reports Bounce reports by outcome.")
+		fmt.Fprintln(w, "# TYPE courrier_bounce_reports counter")
+		fmt.Fprintln(w, `courrier_bounce_reports{outcome="applied"} 3`)
+		fmt.Fprintln(w, `courrier_bounce_reports{outcome="forged"} 1`)
+	})
+	n, err := testutil.GatherAndCount(m.Registry, "courrier_bounce_reports")
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.NoError(t, testutil.GatherAndCompare(m.Registry, strings.NewReader(`# HELP courrier_bounce_reports Bounce reports by outcome.
+# TYPE courrier_bounce_reports counter
+courrier_bounce_reports{outcome="applied"} 3
+courrier_bounce_reports{outcome="forged"} 1
+`), "courrier_bounce_reports"))
 }
