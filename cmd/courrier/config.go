@@ -62,12 +62,16 @@ var configChecks = []configCheck{
 		_, err := campaigns.LoadCalendar(c.env.Getenv("COURRIER_CALENDAR"), c.templates)
 		return err
 	}},
+	{"agencies (COURRIER_AGENCIES)", func(c *configState) error {
+		_, err := c.env.loadAgencies()
+		return err
+	}},
 	{"OpenTelemetry (OTEL_*)", checkOTel},
 }
 
 func runConfig(ctx context.Context, env *Env, args []string) error {
 	fs := env.newFlagSet("config check", "Validates every setting (environment variables) and file (routes, templates, campaign\n"+
-		"calendar) that serve would use, with file:line errors, without starting anything: no\n"+
+		"calendar, agencies) that serve would use, with file:line errors, without starting anything: no\n"+
 		"database, no listener, no provider call. Secrets are never printed. Exits 1 on any problem.")
 	if len(args) == 0 || args[0] != "check" {
 		if wantsHelp(args) {

@@ -36,6 +36,8 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 	dir := t.TempDir()
 	calendar := filepath.Join(dir, "calendar.yaml")
 	require.NoError(t, os.WriteFile(calendar, []byte("entries:\n  - id: x\n    template: no_such_template\n    when: [\n"), 0o600))
+	agencies := filepath.Join(dir, "agencies.yaml")
+	require.NoError(t, os.WriteFile(agencies, []byte("cafs:\n  - code: \"75\"\n    name: [\n"), 0o600))
 	vars := map[string]string{
 		"COURRIER_WORKERS":            "many",
 		"COURRIER_FETCH_COOLDOWN":     "fast",
@@ -49,6 +51,7 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 		"COURRIER_CALENDAR":           calendar,
 		"COURRIER_LOG_LEVEL":          "loud",
 		"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318",
+		"COURRIER_AGENCIES":           agencies,
 	}
 	var out bytes.Buffer
 	err := Main(context.Background(), configEnv(vars, &out), []string{"config", "check"})
@@ -66,6 +69,7 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 		`FAIL campaign calendar (COURRIER_CALENDAR): ` + calendar + `:`,
 		`FAIL logging: COURRIER_LOG_LEVEL: "loud"`,
 		`FAIL OpenTelemetry (OTEL_*): OTEL_EXPORTER_OTLP_ENDPOINT`,
+		`FAIL agencies (COURRIER_AGENCIES): COURRIER_AGENCIES: ` + agencies + `:`,
 		"ok   request deadlines\n",
 	} {
 		require.Contains(t, got, want)
@@ -73,7 +77,7 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 	for _, secret := range []string{"Sup3rSecretPw", "tok3nSecretValue", "short-secret-value"} {
 		require.NotContains(t, got, secret)
 	}
-	require.Equal(t, 9, strings.Count(got, "FAIL "), got)
+	require.Equal(t, 10, strings.Count(got, "FAIL "), got)
 }
 
 // TestConfigCheckNeedsItsSubcommand: "config" alone is an error, not a
