@@ -1,6 +1,6 @@
 // Package httpapi serves courrier over HTTP: the /v1 intake and staff API,
 // provider webhooks (Twilio status callbacks and inbound SMS), one-click
-// unsubscribe, health checks, Prometheus metrics and the River UI.
+// unsubscribe, health and readiness checks, and the River UI.
 package httpapi
 
 import (
@@ -20,6 +20,7 @@ type Server struct {
 	routes []string
 	db     *pgxpool.Pool
 	logger *slog.Logger
+	ready  []ReadyCheck
 }
 
 // NewServer returns a server with the health endpoints mounted.
@@ -80,16 +81,6 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.db.Ping(ctx); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -13,6 +13,8 @@ type noticeView struct {
 	Notice     *notices.Notice   `json:"notice"`
 	Deliveries []ledger.Delivery `json:"deliveries"`
 	Events     []ledger.Event    `json:"events"`
+	// TraceID is the OpenTelemetry trace that created the notice, if any.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 func (a *API) getNotice(w http.ResponseWriter, r *http.Request) {
@@ -41,6 +43,10 @@ func (a *API) getNotice(w http.ResponseWriter, r *http.Request) {
 	}
 	evs, err := ledger.EventsForNotice(ctx, a.DB, id)
 	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if v.TraceID, err = notices.TraceID(ctx, a.DB, id); err != nil {
 		a.fail(w, r, err)
 		return
 	}

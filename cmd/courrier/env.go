@@ -53,6 +53,9 @@ const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private ser
   COURRIER_WORKING_DAYS, COURRIER_ACK_DAYS, COURRIER_ANSWER_DAYS, COURRIER_MINIMUM_INCOME_DAYS,
   COURRIER_COMPLAINT_DAYS, COURRIER_WATCHDOG_MARGIN  request deadlines (calendar days, 5, 15, 10, 15, 48h)
   COURRIER_LETTER       "outbox" to write letters to the outbox when providers are configured
+  COURRIER_METRICS_ADDR  Prometheus /metrics without authentication on this address (off; /metrics
+                        on the API port needs an admin key); COURRIER_METRICS_INTERVAL (15s)
+  OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_*  OpenTelemetry traces over OTLP/HTTP (off unless set)
 `
 
 // Env is what a command gets from its surroundings; tests supply their own.
@@ -177,6 +180,7 @@ func (e *Env) openDB(ctx context.Context, migrate bool) (pool *pgxpool.Pool, clo
 	if cfg.MaxConns < 40 {
 		cfg.MaxConns = 40
 	}
+	e.tracePgx(cfg.ConnConfig)
 	pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err == nil {
 		err = pool.Ping(ctx)

@@ -42,10 +42,8 @@ func commands() []command {
 		{"letters", "preview letters, run and list print batches, record print receipts and returned mail", runLetters},
 		{"bench", "benchmark courrier end to end against River's own throughput", runBench},
 		{"bench-worker", "(started by bench --processes) one extra worker process", runBenchWorker},
-		{"version", "print the version", func(ctx context.Context, env *Env, args []string) error {
-			fmt.Fprintln(env.Stdout, "courrier", version)
-			return nil
-		}},
+		{"config", "validate every setting and file without starting anything (config check)", runConfig},
+		{"version", "print the version and build information (VCS revision, time)", runVersion},
 	}
 }
 

@@ -31,6 +31,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	logger := env.logger()
+	stopTracing, err := env.setupTracing(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	pool, closeDB, err := env.openDB(ctx, true)
 	if err != nil {
 		return err
@@ -52,17 +57,23 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		_ = app.client.Stop(context.Background())
 		return err
 	}
+	stopOps, err := env.startOps(ctx, pool, rt, logger)
+	if err != nil {
+		_ = app.client.Stop(context.Background())
+		return err
+	}
+	defer stopOps()
 	for ch, where := range rt.describe {
 		logger.Info("channel configured", "channel", ch, "destination", where)
 	}
-	srv, ln, err := env.listenHTTP(*addr, app.http)
+	srv, ln, err := env.listenHTTP(*addr, traced(app.http))
 	if err != nil {
 		_ = app.client.Stop(context.Background())
 		return err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("courrier serving", "addr", *addr, "version", version)
+	logger.Info("courrier serving", "addr", *addr, "version", buildVersion().String())
 
 	select {
 	case err := <-errc:
@@ -155,7 +166,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	periodic = serveLetters(rt.deps, periodic)
 
 	client, err := jobs.NewClient(pool, rt.deps, jobs.ClientConfig{
-		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic,
+		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic, Middleware: rt.riverMiddleware(),
 		Extra: func(w *river.Workers) error {
 			if err := river.AddWorkerSafely(w, &jobs.StuckWorker{Pool: pool, After: stuckAfter, Logger: logger}); err != nil {
 				return err
@@ -188,7 +199,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	api.Handle("GET /v1/compliance/{rule}", auth(httpapi.RequireScope("audit", compliance.Handler(pool))))
 	api.Handle("POST /v1/reminders", auth(httpapi.RequireScope("staff", httpapi.RemindersHandler(pool, client, campaignCfg, logger))))
 	registerAPIOps(api, pool, client, campaignCfg, logger)
-	api.HandleFunc("GET /metrics", metricsHandler(pool))
+	e.mountOps(api, auth, pool, rt)
 	if token := e.Getenv("TWILIO_AUTH_TOKEN"); token != "" {
 		hooks := &httpapi.TwilioWebhooks{DB: pool, AuthToken: token, PublicBaseURL: e.Getenv("COURRIER_PUBLIC_URL"),
 			Logger: logger, OnFinalFailure: jobs.FallbackAfterReceipt(client)}
