@@ -1,0 +1,63 @@
+package recipients
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/courrier-dev/courrier/internal/pgtest"
+)
+
+func TestSearch(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	for _, r := range []*Recipient{
+		{Ref: "1000001", GivenName: "Hélène", FamilyName: "Lefèvre", Email: "helene.lefevre@example.fr", Phone: "+33612345678", PostalCode: "75011", Active: true},
+		{Ref: "1000002", GivenName: "Hélène", FamilyName: "Martin", PostalCode: "69003", Active: true},
+		{Ref: "1000003", GivenName: "Jérôme", FamilyName: "Dupré", Email: "jd@example.fr", PostalCode: "13001", Active: true},
+		{Ref: "2000004", GivenName: "Zoé", FamilyName: "N'Diaye", PostalCode: "97400", Active: true},
+	} {
+		_, _, err := Upsert(ctx, db, r)
+		require.NoError(t, err)
+	}
+	refs := func(q string, opts *SearchOpts) []string {
+		t.Helper()
+		res, err := Search(ctx, db, q, opts)
+		require.NoError(t, err, q)
+		var out []string
+		for _, r := range res.Recipients {
+			out = append(out, r.Ref)
+		}
+		return out
+	}
+	require.Equal(t, []string{"1000002", "1000001"}, refs("helene", nil), "accent-insensitive, newest first")
+	require.Equal(t, []string{"1000001"}, refs("HÉLÈNE lefev", nil), "every term must match, case-insensitive")
+	require.Equal(t, []string{"1000003"}, refs("dupre", nil))
+	require.Equal(t, []string{"1000003"}, refs("jd@exa", nil), "email")
+	require.Equal(t, []string{"1000001"}, refs("06 12 34 56 78", nil), "national phone form with spaces")
+	require.Equal(t, []string{"1000001"}, refs("+33612345678", nil), "E.164")
+	require.Equal(t, []string{"1000002"}, refs("69003", nil), "postal code")
+	require.Equal(t, []string{"2000004"}, refs("2000004", nil), "beneficiary number")
+	require.Equal(t, []string{"2000004"}, refs("n'diaye", nil))
+	require.Empty(t, refs("50%", nil), "LIKE wildcards are literal")
+
+	first, err := Search(ctx, db, "00000", &SearchOpts{Limit: 3})
+	require.NoError(t, err)
+	require.Len(t, first.Recipients, 3)
+	require.NotZero(t, first.Next)
+	require.Equal(t, []string{"1000001"}, refs("00000", &SearchOpts{After: first.Next, Limit: 3}), "keyset page 2")
+
+	_, err = Search(ctx, db, " h ", nil)
+	var fe *FieldError
+	require.ErrorAs(t, err, &fe)
+	require.Equal(t, "q", fe.Field)
+}
+
+func TestSearchTerms(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, []string{"0612345678"}, SearchTerms("06.12.34.56.78"))
+	require.Equal(t, []string{"hélène", "dupont"}, SearchTerms(" Hélène  Dupont "))
+	require.Equal(t, []string{"75011"}, SearchTerms("75011"))
+}
