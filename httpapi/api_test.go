@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -77,7 +76,7 @@ func setupAPI(t *testing.T, mutate func(a *API)) *apiBundle {
 		"admin":  {[]string{ScopeAdmin}, "", false},
 		"test":   {[]string{ScopeIngest, ScopeAudit}, "", true},
 	} {
-		secret, k, err := CreateKey(ctx, pool, name, spec.operator, spec.scopes, spec.test)
+		secret, k, err := jobs.CreateAPIKey(ctx, pool, jobs.NewAPIKey{Name: name, Operator: spec.operator, Scopes: spec.scopes, Test: spec.test})
 		require.NoError(t, err)
 		b.keys[name], b.keyIDs[name] = secret, k.ID
 	}
@@ -176,9 +175,9 @@ func TestAuth(t *testing.T) {
 	b := setupAPI(t, nil)
 	b.recipient(t, "1000001")
 	ctx := context.Background()
-	revokedSecret, revoked, err := CreateKey(ctx, b.pool, "old", "", []string{ScopeIngest}, false)
+	revokedSecret, revoked, err := jobs.CreateAPIKey(ctx, b.pool, jobs.NewAPIKey{Name: "old", Scopes: []string{ScopeIngest}})
 	require.NoError(t, err)
-	require.NoError(t, RevokeKey(ctx, b.pool, revoked.ID))
+	require.NoError(t, jobs.RevokeAPIKey(ctx, b.pool, revoked.ID))
 	before := b.written(t)
 	event := `{"event_id":"E1","recipient_ref":"1000001","event":"opened","benefit":"APL","amount":245.3,"effective_on":"2027-04-01"}`
 
@@ -645,42 +644,4 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 			require.Contains(t, doc.Paths[path], m, path)
 		}
 	}
-}
-
-func TestAPIKeyCommand(t *testing.T) {
-	t.Parallel()
-	pool := pgtest.New(t)
-	ctx := context.Background()
-	var out bytes.Buffer
-	require.NoError(t, APIKeyCommand(ctx, pool, &out, []string{"create", "--name", "cristal", "--scope", "ingest,audit", "--test"}))
-	require.Contains(t, out.String(), "Created API key 1 \"cristal\", test (outbox only), scopes ingest,audit.")
-	secret := strings.Fields(strings.Split(out.String(), "\n")[2])[0]
-	require.True(t, strings.HasPrefix(secret, TestPrefix))
-	k, err := lookupKey(ctx, pool, "Bearer "+secret)
-	require.NoError(t, err)
-	require.Equal(t, Key{ID: 1, Name: "cristal", Scopes: []string{"ingest", "audit"}, Test: true}, k)
-	var stored []byte
-	require.NoError(t, pool.QueryRow(ctx, "SELECT hash FROM api_keys").Scan(&stored))
-	require.NotContains(t, string(stored), secret, "only the hash is stored")
-
-	err = APIKeyCommand(ctx, pool, io.Discard, []string{"create", "--name", "console", "--scope", "staff"})
-	require.ErrorContains(t, err, "--operator")
-	err = APIKeyCommand(ctx, pool, io.Discard, []string{"create", "--name", "x", "--scope", "root"})
-	require.ErrorContains(t, err, `unknown scope "root"`)
-
-	out.Reset()
-	require.NoError(t, APIKeyCommand(ctx, pool, &out, []string{"list"}))
-	require.Contains(t, out.String(), "cristal")
-	require.Contains(t, out.String(), secret[:shownPrefix]+"…")
-	require.NotContains(t, out.String(), secret)
-
-	out.Reset()
-	require.NoError(t, APIKeyCommand(ctx, pool, &out, []string{"revoke", "1"}))
-	_, err = lookupKey(ctx, pool, "Bearer "+secret)
-	require.ErrorContains(t, err, "revoked")
-	require.ErrorIs(t, APIKeyCommand(ctx, pool, io.Discard, []string{"revoke", "99"}), ErrKeyNotFound)
-
-	out.Reset()
-	require.NoError(t, APIKeyCommand(ctx, pool, &out, []string{"--help"}))
-	require.Contains(t, out.String(), "courrier apikey create --name NAME")
 }
