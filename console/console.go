@@ -244,3 +244,19 @@ func (c *Console) parse() error {
 	}
 	return nil
 }
+
+// renderFragment renders one named block of a page, without the layout.
+func (c *Console) renderFragment(w http.ResponseWriter, r *http.Request, s *staff.Session, page, block string, data any) {
+	t, ok := c.pages[page]
+	if !ok {
+		c.fail(w, r, s, fmt.Errorf("console: no page template %q", page))
+		return
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, block, view{S: s, D: data}); err != nil {
+		c.fail(w, r, s, fmt.Errorf("render %s/%s: %w", page, block, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write([]byte(b.String()))
+}

@@ -163,6 +163,9 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	api.Handle("GET /v1/compliance/{rule}", auth(httpapi.RequireScope("audit", compliance.Handler(pool))))
 	api.Handle("POST /v1/reminders", auth(httpapi.RequireScope("staff", httpapi.RemindersHandler(pool, client, campaignCfg, logger))))
 	registerAPIOps(api, pool, client, campaignCfg, logger)
+	if err := e.mountConsole(api, pool, client, rt.deps.Templates, campaignCfg, logger); err != nil {
+		return nil, err
+	}
 	api.HandleFunc("GET /metrics", metricsHandler(pool))
 	if token := e.Getenv("TWILIO_AUTH_TOKEN"); token != "" {
 		hooks := &httpapi.TwilioWebhooks{DB: pool, AuthToken: token, PublicBaseURL: e.Getenv("COURRIER_PUBLIC_URL"),
