@@ -155,10 +155,10 @@ func (c *Console) campaignAction(w http.ResponseWriter, r *http.Request, s *staf
 		}
 		v, verr := c.campaignView(r, s, id)
 		if verr != nil {
-			c.errorPage(w, r, s, status, actionRefused(ce))
+			c.errorPage(w, r, s, status, actionRefused(action, ce))
 			return
 		}
-		v.Error = actionRefused(ce)
+		v.Error = actionRefused(action, ce)
 		c.render(w, r, s, status, "campaign", "Campagne n° "+strconv.FormatInt(id, 10)+" — "+v.P.Campaign.Name, v)
 		return
 	}
@@ -177,11 +177,13 @@ var actionDone = map[string]string{
 	"resume": "Campagne reprise.", "cancel": "Campagne annulée.", "retry": "Relance des échecs programmée.",
 }
 
-func actionRefused(e *campaigns.Error) string {
-	switch e.Code {
-	case campaigns.CodeApproval:
+func actionRefused(action string, e *campaigns.Error) string {
+	switch {
+	case e.Code == campaigns.CodeApproval && action == "approve":
 		return "Refusé (contrôle à quatre yeux) : la personne qui a créé la campagne ne peut pas l'approuver ; une autre personne habilitée doit le faire."
-	case campaigns.CodeConflict:
+	case e.Code == campaigns.CodeApproval:
+		return "Refusé : la campagne doit d'abord être approuvée par une autre personne que celle qui l'a créée."
+	case e.Code == campaigns.CodeConflict:
 		return "Action impossible dans l'état actuel de la campagne (" + e.Msg + ")."
 	}
 	return "Action refusée : " + e.Msg
