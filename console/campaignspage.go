@@ -50,13 +50,13 @@ func (c *Console) campaignsPage(w http.ResponseWriter, r *http.Request, s *staff
 }
 
 type campaignView struct {
-	P                 *campaigns.Progress
-	Events            []campaigns.Event
-	Chart             string
-	Total             int64
+	P                  *campaigns.Progress
+	Events             []campaigns.Event
+	Chart              string
+	Total              int64
 	CanRun, CanApprove bool
-	OwnCampaign       bool
-	Error             string
+	OwnCampaign        bool
+	Error              string
 }
 
 func (c *Console) campaignView(r *http.Request, s *staff.Session, id int64) (*campaignView, error) {
