@@ -20,6 +20,40 @@ func periodFor(which string, now time.Time) compliance.Period {
 	return compliance.Period{From: from, To: now, AsOf: now}
 }
 
+// French names of the rules, their lists and figures (the compliance
+// package names them in English for operators).
+var frRuleTitles = map[string]string{
+	compliance.RuleYearlyNotice:    "Avis personnalisé au moins une fois par an",
+	compliance.RuleGeneralMailings: "Trois envois d'information générale par année civile",
+	compliance.RuleAcknowledgement: "Accusé de réception des demandes en ligne sous 5 jours",
+	compliance.RuleAnswer15d:       "Réponse aux demandes sous 15 jours (85 % au moins)",
+	compliance.RuleMinimumIncome:   "Réponse aux demandes de minima sociaux sous 10 jours (90 % au moins)",
+	compliance.RuleComplaints15d:   "Réponse aux réclamations sous 15 jours",
+}
+
+var frNames = map[string]string{
+	"not_covered": "non couverts", "at_risk": "à risque", "below_target": "sous l'objectif", "joined_mid_year": "arrivés en cours d'année",
+	"late": "en retard", "overdue": "délai dépassé sans réponse", "beneficiaries_due": "allocataires concernés", "covered": "couverts",
+	"covered_share": "part couverte", "not_yet_due": "pas encore concernés", "whole_year_beneficiaries": "allocataires présents toute l'année",
+	"delivered_general_mailings": "envois généraux distribués", "received": "reçues", "judged": "jugées", "in_time": "dans les délais",
+	"pending": "en attente", "in_time_share": "part dans les délais", "median_delay": "délai médian", "p95_delay": "délai au 95e centile",
+	"max_delay": "délai maximal",
+}
+
+func frName(s string) string {
+	if v, ok := frNames[s]; ok {
+		return v
+	}
+	return s
+}
+
+func frRuleTitle(name, fallback string) string {
+	if v, ok := frRuleTitles[name]; ok {
+		return v
+	}
+	return fallback
+}
+
 type ruleStatus struct {
 	Name, Title, Target string
 	Year, Month         *compliance.Report
@@ -60,7 +94,7 @@ func (c *Console) compliancePage(w http.ResponseWriter, r *http.Request, s *staf
 	var out []ruleStatus
 	for _, name := range compliance.RuleNames() {
 		rule := compliance.Rules[name]
-		st := ruleStatus{Name: name, Title: rule.Title, Target: rule.Target}
+		st := ruleStatus{Name: name, Title: frRuleTitle(name, rule.Title), Target: rule.Target}
 		var err error
 		if st.Year, err = compliance.Run(ctx, c.DB, name, periodFor("year", now)); err == nil {
 			st.Month, err = compliance.Run(ctx, c.DB, name, periodFor("month", now))
@@ -78,7 +112,7 @@ func (c *Console) compliancePage(w http.ResponseWriter, r *http.Request, s *staf
 			bars = append(bars, bar{"Mois en cours", v})
 		}
 		if len(bars) > 0 {
-			st.Chart = barChart(rule.Title, bars, ruleTarget(name))
+			st.Chart = barChart(st.Title, bars, ruleTarget(name))
 		}
 		out = append(out, st)
 	}
@@ -117,7 +151,7 @@ func (c *Console) ruleListPage(w http.ResponseWriter, r *http.Request, s *staff.
 		return
 	}
 	v := ruleListView{Rule: rep.Rule, Period: period, Report: rep, List: rep.List(r.URL.Query().Get("list"))}
-	c.render(w, r, s, http.StatusOK, "rulelist", rep.Title, v)
+	c.render(w, r, s, http.StatusOK, "rulelist", frRuleTitle(rep.Rule, rep.Title), v)
 }
 
 func (c *Console) ruleEvidence(w http.ResponseWriter, r *http.Request, s *staff.Session) {

@@ -151,6 +151,7 @@ func funcs() template.FuncMap {
 		"role": roleLabel, "stateClass": stateClass, "prefix": func() string { return Prefix },
 		"add":    func(a, b int) int { return a + b },
 		"metric": compliance.FormatValue,
+		"fr":     frName,
 		"svg":    func(s string) template.HTML { return template.HTML(s) }, // #nosec: our own renderer escapes
 	}
 }

@@ -77,7 +77,7 @@ func (c *Console) recipientPage(w http.ResponseWriter, r *http.Request, s *staff
 	before, _ := strconv.ParseInt(r.URL.Query().Get("before"), 10, 64)
 	var err error
 	if v.History, err = recipients.History(ctx, c.DB, rec.ID); err == nil {
-		v.Timeline, v.Next, err = ledger.Timeline(ctx, c.DB, rec.ID, &ledger.TimelineOpts{Before: before, Limit: 100})
+		v.Timeline, v.Next, err = ledger.Timeline(ctx, c.DB, rec.ID, &ledger.TimelineOpts{Before: before, Limit: 500})
 	}
 	if err == nil {
 		err = staff.Record(ctx, c.DB, s.Account, "view_recipient", fmt.Sprintf("recipient:%d", rec.ID), "")

@@ -7,10 +7,10 @@ import (
 	"unicode"
 )
 
-// SearchExpr is the indexed expression a beneficiary search matches (see
+// SearchExpr is the indexed column a beneficiary search matches (see
 // migration 0070): number, names, email, phone and postal code, lower-cased
-// and without accents.
-const SearchExpr = `courrier_recipient_haystack(ref, given_name, family_name, email, phone, postal_code)`
+// and without accents, kept up to date by PostgreSQL (a generated column).
+const SearchExpr = `search_text`
 
 // SearchOpts are the optional arguments of Search.
 type SearchOpts struct {
@@ -30,7 +30,9 @@ type SearchResult struct {
 // postal code. A phone number typed with spaces, dots or dashes
 // ("06 12 34 56 78") becomes one term. Terms are folded in Go only for the
 // common case (lower case); accents are removed by PostgreSQL's unaccent, on
-// both sides, so that the rules are the same as the index's.
+// both sides, so that the rules are the same as the index's. Terms are
+// matched with trigrams: a term of one or two characters narrows the result
+// but cannot use the index.
 func SearchTerms(q string) []string {
 	q = strings.TrimSpace(q)
 	if q == "" {
@@ -52,7 +54,8 @@ func SearchTerms(q string) []string {
 	return out
 }
 
-// isPhoneLike reports whether q is digits (at least 9) with phone punctuation.
+// isPhoneLike reports whether q is digits (at least 4) with phone
+// punctuation: the start of a phone number as people write it.
 func isPhoneLike(q string) bool {
 	digits := 0
 	for i, r := range q {
@@ -64,7 +67,7 @@ func isPhoneLike(q string) bool {
 			return false
 		}
 	}
-	return digits >= 9 && strings.ContainsAny(q, " .-")
+	return digits >= 4 && strings.ContainsAny(q, " .-")
 }
 
 // likeEscape escapes LIKE's wildcards in s.

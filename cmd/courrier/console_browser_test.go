@@ -114,7 +114,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Helper()
 		c, stop := step()
 		defer stop()
-		png, err := chromedp.Run(c, chromedp.FullScreenshot(80))
+		png, err := chromedp.Run(c, chromedp.FullScreenshot(100))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(shots, name+".png"), png, 0o600))
 	}
