@@ -2,9 +2,12 @@ package recipients
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // SearchExpr is the indexed column a beneficiary search matches (see
@@ -75,11 +78,31 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
+// SearchDB is what Search needs: a pool or a transaction (it runs in a
+// transaction of its own, or a savepoint).
+type SearchDB interface {
+	DBTX
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// searchWindow is how many of the newest beneficiaries (below the cursor)
+// a search filters first, walking the ids backwards.
+const searchWindow = 5000
+
 // Search finds beneficiaries whose number, names, email, phone or postal
 // code contain every term of q, ignoring case and accents ("helene" finds
 // Hélène), newest first, one page at a time. A query shorter than two
 // characters is refused: it would match everyone.
-func Search(ctx context.Context, db DBTX, q string, opts *SearchOpts) (*SearchResult, error) {
+//
+// The plan is chosen here rather than by PostgreSQL, whose estimate of a
+// LIKE '%…%' match count is often wrong by a factor of 100 in either
+// direction, and either wrong choice costs close to a second at 1,000,000
+// beneficiaries (docs/console-search-plans.md). First the newest
+// searchWindow beneficiaries are filtered on the stored normalised text: a
+// common name fills the page there. Only if it does not (a rare name: fewer
+// than a page of matches in the window, so few in the table) is the
+// trigram index used, for the ids below the window.
+func Search(ctx context.Context, db SearchDB, q string, opts *SearchOpts) (*SearchResult, error) {
 	var o SearchOpts
 	if opts != nil {
 		o = *opts
@@ -94,34 +117,61 @@ func Search(ctx context.Context, db DBTX, q string, opts *SearchOpts) (*SearchRe
 	if len([]rune(strings.Join(terms, ""))) < 2 {
 		return nil, &FieldError{Field: "q", Reason: "type at least 2 characters"}
 	}
-	patterns := make([]string, len(terms))
-	for i, t := range terms {
-		patterns[i] = "%" + likeEscape(t) + "%"
-	}
 	// One LIKE per term, ANDed: each is served by the trigram index (a
-	// bitmap AND), which "LIKE ALL (array)" would not be.
-	where := make([]string, len(patterns))
+	// bitmap AND), which "LIKE ALL (array)" would not be. $1 is the upper
+	// bound of the ids, $2 the limit.
+	var where []string
 	args := []any{o.After, o.Limit + 1}
-	for i, p := range patterns {
-		args = append(args, p)
-		where[i] = fmt.Sprintf("%s LIKE courrier_fold($%d)", SearchExpr, len(args))
+	for _, t := range terms {
+		args = append(args, "%"+likeEscape(t)+"%")
+		where = append(where, fmt.Sprintf("%s LIKE courrier_fold($%d)", SearchExpr, len(args)))
 	}
-	rows, err := db.Query(ctx, `SELECT `+Columns+` FROM recipients
-		WHERE ($1 = 0 OR id < $1) AND `+strings.Join(where, " AND ")+`
-		ORDER BY id DESC LIMIT $2`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("search beneficiaries: %w", err)
-	}
-	defer rows.Close()
+	cond := strings.Join(where, " AND ")
 	res := &SearchResult{}
-	for rows.Next() {
-		r, err := Scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("search beneficiaries: %w", err)
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		// Exec mode: unnamed statements, planned with the actual values.
+		query := func(sql string, a []any) ([]*Recipient, error) {
+			rows, err := tx.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, a...)...)
+			if err != nil {
+				return nil, err
+			}
+			return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*Recipient, error) { return Scan(row) })
 		}
-		res.Recipients = append(res.Recipients, r)
-	}
-	if err := rows.Err(); err != nil {
+		// The window: the newest searchWindow ids below the cursor. A
+		// subquery with its own LIMIT is never merged with the outer filter,
+		// so it is always read through the primary key, backwards.
+		var err error
+		res.Recipients, err = query(`SELECT `+Columns+` FROM (
+			SELECT * FROM recipients WHERE ($1 = 0 OR id < $1) ORDER BY id DESC LIMIT `+fmt.Sprint(searchWindow)+`
+		) w WHERE `+cond+` ORDER BY id DESC LIMIT $2`, args)
+		if err != nil || len(res.Recipients) > o.Limit {
+			return err
+		}
+		var bound int64
+		err = tx.QueryRow(ctx, `SELECT id FROM recipients WHERE ($1 = 0 OR id < $1) ORDER BY id DESC OFFSET $2 LIMIT 1`,
+			pgx.QueryExecModeExec, o.After, searchWindow-1).Scan(&bound)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // the window held every beneficiary below the cursor
+		}
+		if err != nil {
+			return err
+		}
+		// Below the window, with the trigram index only.
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off`); err != nil {
+			return err
+		}
+		more := append([]any{bound, o.Limit + 1 - len(res.Recipients)}, args[2:]...)
+		rest, err := query(`SELECT `+Columns+` FROM recipients WHERE id < $1 AND `+cond+` ORDER BY id DESC LIMIT $2`, more)
+		if err != nil {
+			return err
+		}
+		res.Recipients = append(res.Recipients, rest...)
+		// The settings end with the transaction; inside a caller's
+		// transaction (a savepoint) they must be put back.
+		_, err = tx.Exec(ctx, `SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT`)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("search beneficiaries: %w", err)
 	}
 	if len(res.Recipients) > o.Limit {

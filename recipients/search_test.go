@@ -61,3 +61,48 @@ func TestSearchTerms(t *testing.T) {
 	require.Equal(t, []string{"hélène", "dupont"}, SearchTerms(" Hélène  Dupont "))
 	require.Equal(t, []string{"75011"}, SearchTerms("75011"))
 }
+
+// TestSearchBeyondWindow has more beneficiaries than the search window: a
+// common name fills its page within the window, a rare one is found below
+// it through the trigram index.
+func TestSearchBeyondWindow(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	_, err := db.Exec(ctx, `INSERT INTO recipients (ref, given_name, family_name) VALUES ('OLD1', 'Zoé', 'Éléonore-Rare')`)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `INSERT INTO recipients (ref, given_name, family_name)
+		SELECT 'M' || g, CASE WHEN g % 2 = 0 THEN 'Amélie' ELSE 'Paul' END, 'Martin'
+		FROM generate_series(1, $1::int) g`, searchWindow+100)
+	require.NoError(t, err)
+	var newest int64
+	require.NoError(t, db.QueryRow(ctx, `SELECT max(id) FROM recipients`).Scan(&newest))
+
+	res, err := Search(ctx, db, "MARTIN", &SearchOpts{Limit: 3})
+	require.NoError(t, err)
+	require.Len(t, res.Recipients, 3)
+	require.Equal(t, newest, res.Recipients[0].ID)
+	require.Equal(t, newest-2, res.Next)
+	res, err = Search(ctx, db, "amelie martin", &SearchOpts{Limit: 2, After: res.Next})
+	require.NoError(t, err)
+	require.Len(t, res.Recipients, 2)
+	for _, r := range res.Recipients {
+		require.Equal(t, "Amélie", r.GivenName)
+		require.Less(t, r.ID, newest-2)
+	}
+
+	rare, err := Search(ctx, db, "zoe eleonore", nil)
+	require.NoError(t, err)
+	require.Len(t, rare.Recipients, 1)
+	require.Equal(t, "OLD1", rare.Recipients[0].Ref)
+
+	// Inside a caller's transaction the planner settings are put back.
+	tx, err := db.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	_, err = Search(ctx, tx, "eleonore", nil)
+	require.NoError(t, err)
+	var seq string
+	require.NoError(t, tx.QueryRow(ctx, `SHOW enable_seqscan`).Scan(&seq))
+	require.Equal(t, "on", seq)
+}
