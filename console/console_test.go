@@ -32,7 +32,9 @@ type bundle struct {
 	acct map[string]*staff.Created
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T) *bundle { return setupBench(t) }
+
+func setupBench(t testing.TB) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	pool := pgtest.New(t)
