@@ -339,7 +339,17 @@ func TestImportEndpoint(t *testing.T) {
 	t.Parallel()
 	b := setupAPI(t, func(a *API) { a.MaxImportBytes = 4096 })
 	csv := "\ufeffnumero_allocataire;prenom;nom;telephone;code_postal\n1000001;Léa;Dupré;06 12 34 56 78;75011\n1000002;Jean;Martin;01 23;75011\n1000003;Paul;Durand;;\n"
-	status, out := b.doJSON(t, "POST", "/v1/recipients:import", "ingest", csv)
+	// A dry run: per-row errors, nothing written.
+	status, out := b.doJSON(t, "POST", "/v1/recipients:import?dry_run=true", "ingest", csv)
+	require.Equal(t, 200, status, out)
+	require.EqualValues(t, 2, out["valid"])
+	require.EqualValues(t, 1, out["rejected"])
+	require.Equal(t, true, out["dry_run"])
+	require.Zero(t, b.count(t, "recipients"))
+	status, _ = b.doJSON(t, "POST", "/v1/recipients:import?dry_run=maybe", "ingest", csv)
+	require.Equal(t, 400, status)
+
+	status, out = b.doJSON(t, "POST", "/v1/recipients:import", "ingest", csv)
 	require.Equal(t, 200, status)
 	require.EqualValues(t, 2, out["inserted"])
 	require.EqualValues(t, 1, out["rejected"])
@@ -630,15 +640,29 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(raw), &doc))
 	require.Equal(t, "3.1.0", doc.OpenAPI)
 	for path, methods := range map[string][]string{
-		"/v1/recipients/{ref}":     {"put", "get"},
-		"/v1/recipients:import":    {"post"},
-		"/v1/events/rights":        {"post"},
-		"/v1/events/life":          {"post"},
-		"/v1/requests":             {"post"},
-		"/v1/requests/{id}":        {"get"},
-		"/v1/requests/{id}/answer": {"post"},
-		"/v1/notices/{id}":         {"get"},
-		"/v1/openapi.json":         {"get"},
+		"/v1/recipients/{ref}":       {"put", "get"},
+		"/v1/recipients:import":      {"post"},
+		"/v1/events/rights":          {"post"},
+		"/v1/events/life":            {"post"},
+		"/v1/requests":               {"post", "get"},
+		"/v1/requests/{id}":          {"get"},
+		"/v1/requests/{id}/answer":   {"post"},
+		"/v1/notices/{id}":           {"get"},
+		"/v1/openapi.json":           {"get"},
+		"/v1/recipients":             {"get"},
+		"/v1/notices":                {"get"},
+		"/v1/campaigns":              {"get"},
+		"/v1/campaigns/{id}":         {"get"},
+		"/v1/campaigns/{id}:approve": {"post"},
+		"/v1/campaigns/{id}:start":   {"post"},
+		"/v1/campaigns/{id}:pause":   {"post"},
+		"/v1/campaigns/{id}:resume":  {"post"},
+		"/v1/campaigns/{id}:cancel":  {"post"},
+		"/v1/campaigns/{id}:retry":   {"post"},
+		"/v1/reminders":              {"post"},
+		"/v1/compliance/{rule}":      {"get"},
+		"/v1/callback":               {"put", "get", "delete"},
+		"/v1/callback/failures":      {"get"},
 	} {
 		for _, m := range methods {
 			require.Contains(t, doc.Paths[path], m, path)

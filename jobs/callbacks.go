@@ -262,10 +262,30 @@ type CallbackDispatchWorker struct {
 	Pool *pgxpool.Pool
 }
 
-// Work dispatches every pending event.
+// Work dispatches every pending event, then purges delivered events older
+// than CallbackRetention.
 func (w *CallbackDispatchWorker) Work(ctx context.Context, job *river.Job[CallbackDispatchArgs]) error {
-	_, err := DispatchCallbacks(ctx, w.Pool, river.ClientFromContext[pgx.Tx](ctx))
+	if _, err := DispatchCallbacks(ctx, w.Pool, river.ClientFromContext[pgx.Tx](ctx)); err != nil {
+		return err
+	}
+	_, err := PurgeDeliveredCallbacks(ctx, w.Pool, time.Now().Add(-CallbackRetention))
 	return err
+}
+
+// CallbackRetention is how long a delivered callback event is kept; failed
+// events are never purged.
+const CallbackRetention = 30 * 24 * time.Hour
+
+// PurgeDeliveredCallbacks deletes up to 5,000 events delivered before
+// before, oldest first, and returns how many it deleted.
+func PurgeDeliveredCallbacks(ctx context.Context, pool *pgxpool.Pool, before time.Time) (int64, error) {
+	tag, err := pool.Exec(ctx, `
+		DELETE FROM callback_events WHERE id IN (
+		    SELECT id FROM callback_events WHERE state = 'delivered' AND delivered_at < $1 ORDER BY delivered_at LIMIT 5000)`, before)
+	if err != nil {
+		return 0, fmt.Errorf("purge delivered callbacks: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // DispatchCallbacks inserts a status_callback job for each pending event,

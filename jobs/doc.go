@@ -20,6 +20,9 @@
 //   - campaigns.Preview: audience dry run (count and sample with reasons);
 //     campaigns.List for the latest campaigns
 //
+// One notice of any kind to one beneficiary: SendNotice (checked by
+// rendering every channel of its route first; `courrier send`).
+//
 // Reminders: SendReminder (one beneficiary or an audience; Reminder.SendAt
 // schedules it).
 //
