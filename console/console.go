@@ -114,6 +114,7 @@ func (c *Console) routes(m *http.ServeMux) {
 	page("GET /compliance", staff.PermCompliance, c.compliancePage)
 	page("GET /compliance/{rule}", staff.PermCompliance, c.ruleListPage)
 	page("GET /compliance/{rule}/evidence", staff.PermCompliance, c.ruleEvidence)
+	page("GET /callbacks", staff.PermCompliance, c.callbacksPage)
 	page("GET /templates", staff.PermTemplates, c.templatesPage)
 	page("GET /templates/{key}", staff.PermTemplates, c.templatePage)
 	c.campaignRoutes(page)
