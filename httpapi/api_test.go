@@ -648,6 +648,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"/v1/requests/{id}":          {"get"},
 		"/v1/requests/{id}/answer":   {"post"},
 		"/v1/notices/{id}":           {"get"},
+		"/v1/letters/returned":       {"post"},
 		"/v1/openapi.json":           {"get"},
 		"/v1/recipients":             {"get"},
 		"/v1/notices":                {"get"},

@@ -65,6 +65,9 @@ type Deps struct {
 	// worker that marked it; after that a crash is assumed and it is sent
 	// again (the documented duplicate window). Defaults to 3 minutes.
 	SendingLease time.Duration
+	// Letters is the print batch configuration (cut-off job, demo); nil
+	// when letters are not batched.
+	Letters *LetterConfig
 }
 
 func (d *Deps) now() time.Time {
@@ -270,6 +273,11 @@ func (d *Deps) record(ctx context.Context, n *notices.Notice, recipientID, deliv
 		if err != nil {
 			return res, false, err
 		}
+		if receipt.RelayReply != "" {
+			if err := ledger.SetRelayReplies(ctx, tx, []ledger.RelayReply{{DeliveryID: deliveryID, Reply: receipt.RelayReply}}); err != nil {
+				return res, false, err
+			}
+		}
 		noticeState := notices.StateSent
 		if state == ledger.StateDelivered {
 			noticeState = notices.StateDelivered
@@ -348,6 +356,7 @@ func contactOf(r *recipients.Recipient) channels.Contact {
 	}
 	if r.HasPostalAddress() {
 		c.PostalAddress = r.PostalAddress()
+		c.PostalUndeliverable = r.AddressStatus == "undeliverable"
 	}
 	return c
 }

@@ -7,11 +7,12 @@ import (
 
 // Recipient events (recipient_events.event).
 const (
-	EventSMSConsentWithdrawn = "sms_consent_withdrawn"
-	EventSMSConsentRestored  = "sms_consent_restored"
-	EventEmailUndeliverable  = "email_undeliverable"
-	EventPhoneUndeliverable  = "phone_undeliverable"
-	EventUnsubscribed        = "unsubscribed"
+	EventSMSConsentWithdrawn  = "sms_consent_withdrawn"
+	EventSMSConsentRestored   = "sms_consent_restored"
+	EventEmailUndeliverable   = "email_undeliverable"
+	EventPhoneUndeliverable   = "phone_undeliverable"
+	EventUnsubscribed         = "unsubscribed"
+	EventAddressUndeliverable = "address_undeliverable"
 )
 
 // Each function below changes the recipients row and appends its
@@ -77,6 +78,15 @@ func MarkPhoneUndeliverable(ctx context.Context, db DBTX, id int64, reason strin
 		 WHERE id = $1 AND phone IS NOT NULL AND phone_status <> 'undeliverable' RETURNING id`)
 }
 
+// MarkAddressUndeliverable marks beneficiary id's postal address
+// undeliverable (a letter came back: "n'habite pas à l'adresse indiquée");
+// the router then skips letters until the address changes.
+func MarkAddressUndeliverable(ctx context.Context, db DBTX, id int64, reason string) error {
+	return change(ctx, db, id, EventAddressUndeliverable, "letter", "", reason,
+		`UPDATE recipients SET address_status = 'undeliverable', updated_at = now()
+		 WHERE id = $1 AND address_status <> 'undeliverable' RETURNING id`)
+}
+
 // OptOutOutreach records that beneficiary id wants no more general mailings
 // or outreach (unsubscribe link). Legal notices are not affected.
 func OptOutOutreach(ctx context.Context, db DBTX, id int64, source string) error {
@@ -100,6 +110,30 @@ func change(ctx context.Context, db DBTX, id int64, event, channel, source, deta
 	}
 	if !exists {
 		return fmt.Errorf("record %s: %w: id %d", event, ErrNotFound, id)
+	}
+	return nil
+}
+
+// SuspendEmail suspends beneficiary id's email address after repeated soft
+// bounces; the router skips email until staff or a new address restore it.
+func SuspendEmail(ctx context.Context, db DBTX, id int64, reason string) error {
+	return change(ctx, db, id, EventEmailUndeliverable, "email", "soft_bounces", reason,
+		`UPDATE recipients SET email_status = 'suspended', updated_at = now()
+		 WHERE id = $1 AND email IS NOT NULL AND email_status = 'ok' RETURNING id`)
+}
+
+// MarkEmailsUndeliverable is MarkEmailUndeliverable for many beneficiaries
+// at once (hard bounces recorded together).
+func MarkEmailsUndeliverable(ctx context.Context, db DBTX, ids []int64, reason string) error {
+	_, err := db.Exec(ctx, `
+		WITH changed AS (
+			UPDATE recipients SET email_status = 'undeliverable', updated_at = now()
+			WHERE id = ANY($1) AND email IS NOT NULL AND email_status <> 'undeliverable' RETURNING id
+		)
+		INSERT INTO recipient_events (recipient_id, event, channel, source, detail)
+		SELECT id, $2, 'email', '', $3 FROM changed`, ids, EventEmailUndeliverable, reason)
+	if err != nil {
+		return fmt.Errorf("record %s for %d beneficiaries: %w", EventEmailUndeliverable, len(ids), err)
 	}
 	return nil
 }

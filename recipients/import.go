@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/courrier-dev/courrier/channels/postal"
 	"io"
 	"regexp"
 	"slices"
@@ -107,6 +108,9 @@ func upsertSQL(keep []string) (string, error) {
 			sets = append(sets, "email_status = CASE WHEN recipients.email IS DISTINCT FROM EXCLUDED.email THEN 'ok' ELSE recipients.email_status END")
 		case "phone":
 			sets = append(sets, "phone_status = CASE WHEN recipients.phone IS DISTINCT FROM EXCLUDED.phone THEN 'ok' ELSE recipients.phone_status END")
+		case "address_line1":
+			// A new address is deliverable until mail comes back again.
+			sets = append(sets, "address_status = CASE WHEN recipients.address_line1 IS DISTINCT FROM EXCLUDED.address_line1 THEN 'ok' ELSE recipients.address_status END")
 		}
 		sets = append(sets, c.name+" = "+newValue(c.name))
 		olds = append(olds, "recipients."+c.name)
@@ -642,6 +646,18 @@ func (r *Recipient) Validate() error {
 	for _, b := range r.Benefits {
 		if !benefitRE.MatchString(b) {
 			return &FieldError{Field: "benefits", Reason: "must be benefit codes such as AF, APL or RSA"}
+		}
+	}
+	if r.HasPostalAddress() {
+		// A letter is the fallback of every route: an address that cannot
+		// be printed is refused now, never at print time.
+		var pe *postal.FieldError
+		if err := postal.Printable(r.Postal()); errors.As(err, &pe) {
+			if pe.Field == "addressee" {
+				// The addressee line is civility, given and family name.
+				return &FieldError{Field: "family_name", Reason: "with civility and given name " + pe.Reason}
+			}
+			return &FieldError{Field: pe.Field, Reason: pe.Reason}
 		}
 	}
 	return nil

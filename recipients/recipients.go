@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/courrier-dev/courrier/channels/postal"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ type Recipient struct {
 	AddressLine2   string    `json:"address_line2,omitempty"`
 	PostalCode     string    `json:"postal_code,omitempty"`
 	City           string    `json:"city,omitempty"`
+	AddressStatus  string    `json:"address_status"` // ok, or undeliverable after returned mail
 	Country        string    `json:"country"`
 	Language       string    `json:"language"`
 	ConsentEmail   bool      `json:"consent_email"`
@@ -56,17 +58,18 @@ func (r *Recipient) HasPostalAddress() bool {
 	return r.AddressLine1 != "" && r.PostalCode != "" && r.City != ""
 }
 
-// PostalAddress is the address block of a letter.
+// Postal is the beneficiary's address for the letter rules of package postal.
+func (r *Recipient) Postal() postal.Address {
+	return postal.Address{
+		Addressee: strings.TrimSpace(r.Civility + " " + r.DisplayName()),
+		Line1:     r.AddressLine1, Line2: r.AddressLine2, PostalCode: r.PostalCode, City: r.City, Country: r.Country,
+	}
+}
+
+// PostalAddress is the address block of a letter, one line per line of the
+// window (NF Z10-011, see package postal).
 func (r *Recipient) PostalAddress() string {
-	lines := []string{strings.TrimSpace(r.Civility + " " + r.DisplayName()), r.AddressLine1}
-	if r.AddressLine2 != "" {
-		lines = append(lines, r.AddressLine2)
-	}
-	lines = append(lines, r.PostalCode+" "+strings.ToUpper(r.City))
-	if r.Country != "" && r.Country != "FR" {
-		lines = append(lines, r.Country)
-	}
-	return strings.Join(lines, "\n")
+	return strings.Join(r.Postal().Lines(), "\n")
 }
 
 // DBTX is what recipients functions need from a pool, a connection or a transaction.
@@ -78,7 +81,7 @@ type DBTX interface {
 
 // Columns is the column list that Scan reads.
 const Columns = `id, ref, civility, given_name, family_name, coalesce(email, ''), email_status, coalesce(phone, ''),
-	phone_type, phone_status, address_line1, address_line2, postal_code, city, country, language,
+	phone_type, phone_status, address_line1, address_line2, postal_code, city, address_status, country, language,
 	consent_email, consent_sms, consent_letter, outreach_opt_out, benefits, active, joined_at, created_at, updated_at`
 
 // Scan reads a recipient from a row selected with Columns.
@@ -94,7 +97,7 @@ func Scan(row pgx.Row) (*Recipient, error) {
 // can select a recipient together with other columns.
 func ScanDest(r *Recipient) []any {
 	return []any{&r.ID, &r.Ref, &r.Civility, &r.GivenName, &r.FamilyName, &r.Email, &r.EmailStatus, &r.Phone,
-		&r.PhoneType, &r.PhoneStatus, &r.AddressLine1, &r.AddressLine2, &r.PostalCode, &r.City, &r.Country, &r.Language,
+		&r.PhoneType, &r.PhoneStatus, &r.AddressLine1, &r.AddressLine2, &r.PostalCode, &r.City, &r.AddressStatus, &r.Country, &r.Language,
 		&r.ConsentEmail, &r.ConsentSMS, &r.ConsentLetter, &r.OutreachOptOut, &r.Benefits, &r.Active, &r.JoinedAt,
 		&r.CreatedAt, &r.UpdatedAt}
 }
@@ -153,6 +156,9 @@ func Upsert(ctx context.Context, db DBTX, r *Recipient) (id int64, inserted bool
 		    civility = EXCLUDED.civility, given_name = EXCLUDED.given_name, family_name = EXCLUDED.family_name,
 		    email_status = CASE WHEN recipients.email IS DISTINCT FROM EXCLUDED.email THEN 'ok' ELSE recipients.email_status END,
 		    phone_status = CASE WHEN recipients.phone IS DISTINCT FROM EXCLUDED.phone THEN 'ok' ELSE recipients.phone_status END,
+		    address_status = CASE WHEN (recipients.address_line1, recipients.address_line2, recipients.postal_code, recipients.city)
+		        IS DISTINCT FROM (EXCLUDED.address_line1, EXCLUDED.address_line2, EXCLUDED.postal_code, EXCLUDED.city)
+		        THEN 'ok' ELSE recipients.address_status END,
 		    email = EXCLUDED.email, phone = EXCLUDED.phone, phone_type = EXCLUDED.phone_type,
 		    address_line1 = EXCLUDED.address_line1, address_line2 = EXCLUDED.address_line2,
 		    postal_code = EXCLUDED.postal_code, city = EXCLUDED.city, country = EXCLUDED.country,

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/courrier-dev/courrier/campaigns"
+	"github.com/courrier-dev/courrier/channels/letters"
 	"github.com/courrier-dev/courrier/jobs"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
@@ -54,6 +55,10 @@ type demoSummary struct {
 	Created       int // notices created by this run (0 on a re-run)
 	Rows          []demoRow
 	Pending       int
+	// Print batches handed by the demo's cut-off (letters_setup.go).
+	Batches  []letters.Batch
+	PrintDir string
+	batched  bool
 }
 
 type demoRow struct {
@@ -179,6 +184,9 @@ func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog
 		if sum.Pending == 0 {
 			break
 		}
+		if err := demoPrintBatch(ctx, pool, deps, client, ids, sum); err != nil {
+			return nil, err
+		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("demo: %d notices still undelivered after %s", sum.Pending, timeout)
 		}
@@ -217,7 +225,8 @@ func (s *demoSummary) print(w io.Writer, outbox string) {
 	fmt.Fprintf(tw, "total\t\t\t%d\n", total)
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\nMessages written to the outbox: %s/{email,sms,letter}\n", outbox)
-	fmt.Fprintln(w, "(email as .eml files, SMS as .json, letters as .txt). Quiet hours are lifted in the demo.")
+	fmt.Fprintln(w, "(email as .eml files, SMS as .json, letters as PDF). Quiet hours are lifted in the demo.")
+	s.printLetters(w)
 }
 
 // demoPeople returns 50 synthetic beneficiaries across metropolitan France
