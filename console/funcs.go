@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/courrier-dev/courrier/compliance"
-	"github.com/courrier-dev/courrier/internal/frholidays"
 	"github.com/courrier-dev/courrier/staff"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }
@@ -23,7 +23,7 @@ func frDateTime(t any) string {
 	if !ok {
 		return "—"
 	}
-	tm = tm.In(frholidays.Paris())
+	tm = tm.In(territories.Paris())
 	return tm.Format("02/01/2006") + " à " + tm.Format("15:04")
 }
 
@@ -32,7 +32,7 @@ func frDate(t any) string {
 	if !ok {
 		return "—"
 	}
-	tm = tm.In(frholidays.Paris())
+	tm = tm.In(territories.Paris())
 	return fmt.Sprintf("%d %s %d", tm.Day(), frMonths[tm.Month()-1], tm.Year())
 }
 

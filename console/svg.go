@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/courrier-dev/courrier/campaigns"
-	"github.com/courrier-dev/courrier/internal/frholidays"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // The charts are inline SVG rendered on the server, with a title and a
@@ -85,7 +85,7 @@ func progressChart(pts []campaigns.Point, total int64) string {
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#1e1e1e"/>`, left, h-bottom, w-right, h-bottom)
 	fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`, left-6, y(ymax)+4, frNumber(ymax))
 	fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">0</text>`, left-6, y(0)+4)
-	paris := frholidays.Paris()
+	paris := territories.Paris()
 	fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`, left, h-bottom+16, t0.In(paris).Format("02/01 15:04"))
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, w-right, h-bottom+16, t1.In(paris).Format("02/01 15:04"))
 	line := func(val func(campaigns.Point) int64, color, dash string) {

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/courrier-dev/courrier/campaigns"
-	"github.com/courrier-dev/courrier/internal/frholidays"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
 	"github.com/courrier-dev/courrier/requests"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // The list and search endpoints behind the staff console. Each answers a
@@ -224,5 +224,5 @@ func parseTimeParam(v string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t, nil
 	}
-	return time.ParseInLocation(time.DateOnly, v, frholidays.Paris())
+	return time.ParseInLocation(time.DateOnly, v, territories.Paris())
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/courrier-dev/courrier/internal/frholidays"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // Urgencies of a listed request, most urgent first.
@@ -112,7 +112,7 @@ func List(ctx context.Context, db DBTX, now time.Time, f ListFilter) (out []*Lis
 		l.Urgency = urgencyNames[rk]
 		for _, t := range []*time.Time{&r.ReceivedAt, &r.AckDueBy, &r.AnswerDueBy, &r.CreatedAt, r.AnsweredAt, r.ClosedAt, &l.DueBy} {
 			if t != nil {
-				*t = t.In(frholidays.Paris())
+				*t = t.In(territories.Paris())
 			}
 		}
 		out = append(out, l)

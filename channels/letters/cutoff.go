@@ -4,15 +4,18 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/courrier-dev/courrier/internal/frholidays"
+	"github.com/courrier-dev/courrier/territories"
 )
 
-var paris = frholidays.Paris()
+var paris = territories.Paris()
+
+// printCalendar is the print house's calendar: metropolitan working days.
+var printCalendar = territories.MetropolitanCalendar()
 
 // workingDay is the one place the letters package asks the calendar: print
 // houses work on French working days (no Saturday, Sunday or public
 // holiday).
-func workingDay(t time.Time) bool { return frholidays.IsWorkingDay(t) }
+func workingDay(t time.Time) bool { return printCalendar.IsWorkingDay(t) }
 
 // Cutoff is the daily time after which the day's letters leave for the print
 // house, on working days only, in Europe/Paris. It is a River periodic

@@ -106,6 +106,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	if err != nil {
 		return nil, err
 	}
+	deadlines.Agencies = rt.deps.Agencies
 	retention, err := e.duration("COURRIER_RETENTION", 0)
 	if err != nil {
 		return nil, err
@@ -168,7 +169,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 			if err := addLetterWorkers(w, rt.deps); err != nil {
 				return err
 			}
-			return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Calendar: cal, Config: campaignCfg,
+			return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Calendar: cal, Config: campaignCfg, Agencies: rt.deps.Agencies,
 				BatchSize: fanoutBatch, JobSize: jobSize, Logger: logger})
 		}})
 	if err != nil {
@@ -176,7 +177,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	}
 
 	api := httpapi.NewServer(pool, logger)
-	(&httpapi.API{DB: pool, River: client, Logger: logger, Deadlines: deadlines}).Register(api)
+	(&httpapi.API{DB: pool, River: client, Logger: logger, Deadlines: deadlines, Agencies: rt.deps.Agencies}).Register(api)
 	auth := httpapi.Authenticate(pool)
 	api.Handle("GET /v1/compliance/{rule}", auth(httpapi.RequireScope("audit", compliance.Handler(pool))))
 	api.Handle("POST /v1/reminders", auth(httpapi.RequireScope("staff", httpapi.RemindersHandler(pool, client, campaignCfg, logger))))
