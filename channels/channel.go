@@ -46,6 +46,11 @@ type Message struct {
 	// identity of the beneficiary's Caf. Sender replaces the SMS sender ID
 	// or number.
 	From, ReplyTo, Sender string
+	// Letterhead, when set, is the sender block of a letter (the Caf's
+	// letterhead: its name, then its address lines), and Place the city of
+	// its date line ("Saint-Denis, le …").
+	Letterhead []string
+	Place      string
 }
 
 // Receipt is what a channel returns once the provider accepted a message.

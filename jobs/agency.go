@@ -1,6 +1,8 @@
 package jobs
 
 import (
+	"strings"
+
 	"github.com/courrier-dev/courrier/agencies"
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/recipients"
@@ -57,5 +59,30 @@ func (d *Deps) input(r *recipients.Recipient, data map[string]any) templates.Inp
 func (d *Deps) sender(r *recipients.Recipient, msg *channels.Message) {
 	if a := d.agencyOf(r); a != nil {
 		msg.From, msg.ReplyTo, msg.Sender = a.Senders.EmailFrom, a.Senders.ReplyTo, a.Senders.SMSSender
+		msg.Letterhead = a.Letterhead
+		if len(msg.Letterhead) == 0 {
+			msg.Letterhead = []string{a.Name}
+		}
+		msg.Place = placeOf(msg.Letterhead)
 	}
+}
+
+// placeOf is the city of a letterhead's last line ("97489 Saint-Denis
+// Cedex" → "Saint-Denis"): where a Caf's letters are dated from.
+func placeOf(letterhead []string) string {
+	if len(letterhead) < 2 {
+		return ""
+	}
+	f := strings.Fields(letterhead[len(letterhead)-1])
+	if len(f) < 2 || len(f[0]) != 5 || strings.Trim(f[0], "0123456789AB") != "" {
+		return ""
+	}
+	f = f[1:]
+	for i, w := range f {
+		if strings.EqualFold(w, "cedex") {
+			f = f[:i]
+			break
+		}
+	}
+	return strings.Join(f, " ")
 }

@@ -184,7 +184,15 @@ func (c *Channel) Send(ctx context.Context, msg channels.Message) (channels.Rece
 	if err := ctx.Err(); err != nil {
 		return channels.Receipt{}, &channels.Error{Class: channels.Transient, Err: err}
 	}
-	l := FromMessage(msg, c.cfg.Sender, c.cfg.Now())
+	sender := c.cfg.Sender
+	if len(msg.Letterhead) > 0 {
+		// The beneficiary's Caf: its letterhead, dated from its city.
+		sender = Sender{Name: msg.Letterhead[0], Lines: msg.Letterhead[1:], Place: msg.Place}
+		if sender.Place == "" {
+			sender.Place = c.cfg.Sender.Place
+		}
+	}
+	l := FromMessage(msg, sender, c.cfg.Now())
 	if len(l.Address) < 2 {
 		return channels.Receipt{}, channels.PermanentError("address", "letter %s: no address block", l.Ref)
 	}
@@ -192,10 +200,10 @@ func (c *Channel) Send(ctx context.Context, msg channels.Message) (channels.Rece
 	if err != nil {
 		return channels.Receipt{}, &channels.Error{Class: channels.Transient, Msg: "spool letter", Err: err}
 	}
-	sender, _ := json.Marshal(l.Sender)
+	senderJSON, _ := json.Marshal(l.Sender)
 	err = queue(ctx, c.cfg.Pool, queued{
 		DeliveryID: msg.DeliveryID, NoticeID: msg.NoticeID, Postage: c.cfg.Postage(msg.Kind),
-		Pages: pages, Sheets: (pages + 1) / 2, SHA256: sum, Path: c.pdfPath(l.Ref), Date: l.Date, Sender: sender,
+		Pages: pages, Sheets: (pages + 1) / 2, SHA256: sum, Path: c.pdfPath(l.Ref), Date: l.Date, Sender: senderJSON,
 	})
 	if err != nil {
 		return channels.Receipt{}, &channels.Error{Class: channels.Transient, Msg: "queue letter", Err: err}

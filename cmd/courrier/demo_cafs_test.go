@@ -7,6 +7,7 @@ import (
 	"mime/quotedprintable"
 	"net/mail"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -60,16 +61,20 @@ func TestDemoTwoCafs(t *testing.T) {
 	}
 	require.True(t, seen["751"] && seen["974"], "general mailings of both Cafs: %v", seen)
 
-	// Letters carry the Caf's letterhead.
-	letters, _ := filepath.Glob(filepath.Join(outbox, "letter", "*.txt"))
+	// Letters (PDF, read back with pdftotext) carry the Caf's letterhead and
+	// are dated from its city.
+	pdfs, _ := filepath.Glob(filepath.Join(outbox, "print", "in", "*", "*.pdf"))
+	require.NotEmpty(t, pdfs, "the demo's print batch")
 	heads := map[string]bool{}
-	for _, f := range letters {
-		raw, _ := os.ReadFile(f)
-		for _, code := range []string{"751", "974"} {
-			if strings.Contains(string(raw), set.Get(code).Letterhead[0]) {
+	for _, f := range pdfs {
+		out, err := exec.Command("pdftotext", "-layout", f, "-").Output()
+		require.NoError(t, err)
+		text := strings.Join(strings.Fields(string(out)), " ")
+		for code, place := range map[string]string{"751": "Paris, le ", "974": "Saint-Denis, le "} {
+			if strings.Contains(text, set.Get(code).Letterhead[0]) && strings.Contains(text, place) {
 				heads[code] = true
 			}
 		}
 	}
-	require.NotEmpty(t, heads)
+	require.True(t, heads["751"] && heads["974"], "letters of both Cafs with their letterhead: %v", heads)
 }
