@@ -109,6 +109,7 @@ func (a *API) Register(s *Server) {
 	jsonRoute("POST /v1/requests/{id}/answer", scopeAnswer, a.answerRequest)
 	route("GET /v1/requests/{id}", scopeReadStatus, a.getRequest)
 	route("GET /v1/notices/{id}", scopeReadStatus, a.getNotice)
+	a.registerLists(route)
 	route("POST /v1/letters/returned", scopeWrite, a.postReturnedLetters)
 	s.Handle("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("", "no such endpoint: see /v1/openapi.json"))

@@ -37,6 +37,7 @@ func commands() []command {
 		{"evidence", "export an evidence pack for a beneficiary or a rule", runEvidence},
 		{"verify", "verify the ledger's hash chain, or an evidence pack offline", runVerify},
 		{"apikey", "create, list and revoke API keys", runAPIKey},
+		{"staff", "create, list and disable web console accounts", runStaff},
 		{"templates", "list, lint and preview the message templates", runTemplates},
 		{"bounce", "classify bounce messages (bounce check FILE.eml)", runBounce},
 		{"letters", "preview letters, run and list print batches, record print receipts and returned mail", runLetters},

@@ -200,6 +200,9 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	api.Handle("POST /v1/reminders", auth(httpapi.RequireScope("staff", httpapi.RemindersHandler(pool, client, campaignCfg, logger))))
 	registerAPIOps(api, pool, client, campaignCfg, logger)
 	e.mountOps(api, auth, pool, rt)
+	if err := e.mountConsole(api, pool, client, rt.deps.Templates, campaignCfg, logger); err != nil {
+		return nil, err
+	}
 	if token := e.Getenv("TWILIO_AUTH_TOKEN"); token != "" {
 		hooks := &httpapi.TwilioWebhooks{DB: pool, AuthToken: token, PublicBaseURL: e.Getenv("COURRIER_PUBLIC_URL"),
 			Logger: logger, OnFinalFailure: jobs.FallbackAfterReceipt(client)}
