@@ -31,6 +31,9 @@ type ListOpts struct {
 	State  string // only campaigns in this state
 	Before int64  // keyset cursor: ids below this one (0: newest)
 	Limit  int    // default 50, at most 200
+	// Test selects test campaigns (created with a test API key) instead of
+	// live ones; the zero value is live data, as staff see it.
+	Test bool
 }
 
 // ListProgress returns campaigns newest first with their progress, one page
@@ -48,7 +51,8 @@ func ListProgress(ctx context.Context, db DBTX, now time.Time, opts *ListOpts) (
 		o.Limit = 200
 	}
 	rows, err := db.Query(ctx, `SELECT `+columns+` FROM campaigns
-		WHERE ($1 = '' OR state = $1) AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3`, o.State, o.Before, o.Limit+1)
+		WHERE ($1 = '' OR state = $1) AND ($2 = 0 OR id < $2) AND test = $4 ORDER BY id DESC LIMIT $3`,
+		o.State, o.Before, o.Limit+1, o.Test)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list campaigns: %w", err)
 	}

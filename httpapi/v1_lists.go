@@ -53,7 +53,7 @@ func (a *API) searchRecipients(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, invalid("q", "is required: a beneficiary number, name, email, phone or postal code"))
 		return
 	}
-	res, err := recipients.Search(r.Context(), a.DB, q, &recipients.SearchOpts{After: after, Limit: limit})
+	res, err := recipients.Search(r.Context(), a.DB, q, &recipients.SearchOpts{After: after, Limit: limit, Test: keyIsTest(r.Context())})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -73,7 +73,8 @@ func (a *API) listNotices(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := notices.Filter{Kind: notices.Kind(q.Get("kind")), State: q.Get("state"), Before: before, Limit: limit}
+	f := notices.Filter{Kind: notices.Kind(q.Get("kind")), State: q.Get("state"), Before: before, Limit: limit,
+		Test: keyIsTest(ctx)}
 	if f.Kind != "" && !f.Kind.Valid() {
 		a.fail(w, r, invalid("kind", "unknown notice kind %q", f.Kind))
 		return
@@ -95,7 +96,7 @@ func (a *API) listNotices(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if ref := q.Get("recipient"); ref != "" {
-		rec, err := recipients.GetByRef(ctx, a.DB, ref)
+		rec, err := recipients.GetByRefIn(ctx, a.DB, ref, keyIsTest(ctx))
 		if errors.Is(err, recipients.ErrNotFound) {
 			a.fail(w, r, notFound("recipient", "no beneficiary has this number"))
 			return
@@ -132,7 +133,8 @@ func (a *API) listCampaigns(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, invalid("state", "unknown campaign state %q", state))
 		return
 	}
-	list, next, err := campaigns.ListProgress(r.Context(), a.DB, a.now(), &campaigns.ListOpts{State: state, Before: before, Limit: limit})
+	list, next, err := campaigns.ListProgress(r.Context(), a.DB, a.now(), &campaigns.ListOpts{State: state, Before: before, Limit: limit,
+		Test: keyIsTest(r.Context())})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -160,7 +162,8 @@ func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := campaigns.GetProgress(ctx, a.DB, id, a.now())
-	if code, _ := campaigns.ErrorCode(err); code == campaigns.CodeNotFound {
+	// Sandbox: a campaign of the other world answers 404, as if it did not exist.
+	if code, _ := campaigns.ErrorCode(err); code == campaigns.CodeNotFound || (err == nil && p.Campaign.Test != keyIsTest(ctx)) {
 		a.fail(w, r, notFound("id", "no such campaign"))
 		return
 	}
@@ -187,7 +190,7 @@ func (a *API) getCampaign(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) listRequests(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := requests.ListFilter{State: q.Get("state"), Kind: q.Get("kind"), Cursor: q.Get("cursor")}
+	f := requests.ListFilter{State: q.Get("state"), Kind: q.Get("kind"), Cursor: q.Get("cursor"), Test: keyIsTest(r.Context())}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 200 {

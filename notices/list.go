@@ -15,6 +15,9 @@ type Filter struct {
 	Since       time.Time // created at or after
 	Before      int64     // keyset cursor: ids below this one (0: newest)
 	Limit       int       // default 50, at most 200
+	// Test selects test notices instead of live ones (a test API key's
+	// sandbox); the zero value is live data, as staff see it.
+	Test bool
 }
 
 // Listed is a notice as listed, with the campaign it belongs to.
@@ -48,9 +51,9 @@ func List(ctx context.Context, db DBTX, f Filter) (out []*Listed, next int64, er
 	rows, err := db.Query(ctx, `SELECT `+columns+`, campaign_id FROM notices
 		WHERE ($1 = 0 OR recipient_id = $1) AND ($2 = 0 OR campaign_id = $2)
 		  AND ($3 = '' OR kind = $3) AND ($4 = '' OR state = $4)
-		  AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6 = 0 OR id < $6)
+		  AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6 = 0 OR id < $6) AND test = $8
 		ORDER BY id DESC LIMIT $7`,
-		f.RecipientID, f.CampaignID, string(f.Kind), f.State, since, f.Before, f.Limit+1)
+		f.RecipientID, f.CampaignID, string(f.Kind), f.State, since, f.Before, f.Limit+1, f.Test)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list notices: %w", err)
 	}

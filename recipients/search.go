@@ -19,6 +19,9 @@ const SearchExpr = `search_text`
 type SearchOpts struct {
 	After int64 // keyset cursor: return beneficiaries with an id below this one (0: from the start)
 	Limit int   // default 50, at most 200
+	// Test selects test beneficiaries instead of live ones (a test API
+	// key's sandbox); the zero value is live data, as staff see it.
+	Test bool
 }
 
 // SearchResult is a page of beneficiaries found by Search.
@@ -119,9 +122,12 @@ func Search(ctx context.Context, db SearchDB, q string, opts *SearchOpts) (*Sear
 	}
 	// One LIKE per term, ANDed: each is served by the trigram index (a
 	// bitmap AND), which "LIKE ALL (array)" would not be. $1 is the upper
-	// bound of the ids, $2 the limit.
-	var where []string
-	args := []any{o.After, o.Limit + 1}
+	// bound of the ids, $2 the limit, $3 the test flag. The flag is a
+	// filter beside the terms, not part of the window: the window and its
+	// bound stay the newest ids (an index-only walk), and below the window
+	// the trigram bitmap is filtered on it like the id bound.
+	where := []string{"test = $3"}
+	args := []any{o.After, o.Limit + 1, o.Test}
 	for _, t := range terms {
 		args = append(args, "%"+likeEscape(t)+"%")
 		where = append(where, fmt.Sprintf("%s LIKE courrier_fold($%d)", SearchExpr, len(args)))
@@ -160,7 +166,7 @@ func Search(ctx context.Context, db SearchDB, q string, opts *SearchOpts) (*Sear
 		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off`); err != nil {
 			return err
 		}
-		more := append([]any{bound, o.Limit + 1 - len(res.Recipients)}, args[2:]...)
+		more := append([]any{bound, o.Limit + 1 - len(res.Recipients)}, args[2:]...) // args[2] is the test flag
 		rest, err := query(`SELECT `+Columns+` FROM recipients WHERE id < $1 AND `+cond+` ORDER BY id DESC LIMIT $2`, more)
 		if err != nil {
 			return err

@@ -41,6 +41,9 @@ type ListFilter struct {
 	AtRisk time.Duration
 	Cursor string // from the previous page's next cursor
 	Limit  int    // default 50, at most 200
+	// Test selects test requests instead of live ones (a test API key's
+	// sandbox); the zero value is live data, as staff see it.
+	Test bool
 }
 
 // ErrBadCursor is returned for a cursor List did not produce.
@@ -84,7 +87,7 @@ func List(ctx context.Context, db DBTX, now time.Time, f ListFilter) (out []*Lis
 		                ELSE q.answer_due_by END AS due
 		    FROM requests q JOIN recipients rc ON rc.id = q.recipient_id
 		    WHERE ($1 = '' OR q.state = $1 OR ($1 = 'open' AND q.state <> 'closed'))
-		      AND ($2 = '' OR q.kind = $2)
+		      AND ($2 = '' OR q.kind = $2) AND q.test = $10
 		), ranked AS (
 		    SELECT r.*, CASE WHEN r.state = 'closed' THEN 3 WHEN r.due < $3 THEN 0
 		                     WHEN r.due < $3 + $4::interval THEN 1 ELSE 2 END AS rank
@@ -94,7 +97,7 @@ func List(ctx context.Context, db DBTX, now time.Time, f ListFilter) (out []*Lis
 		WHERE $6 < 0 OR (rank, due, id) > ($6, $7, $8)
 		ORDER BY rank, due, id LIMIT $9`,
 		f.State, f.Kind, now, fmt.Sprintf("%d seconds", int64(f.AtRisk.Seconds())), dueBefore,
-		rank, due, after, f.Limit+1)
+		rank, due, after, f.Limit+1, f.Test)
 	if err != nil {
 		return nil, "", fmt.Errorf("list requests: %w", err)
 	}
