@@ -69,7 +69,8 @@ func TestSearchBeyondWindow(t *testing.T) {
 	t.Parallel()
 	db := pgtest.New(t)
 	ctx := context.Background()
-	_, err := db.Exec(ctx, `INSERT INTO recipients (ref, given_name, family_name) VALUES ('OLD1', 'Zoé', 'Éléonore-Rare')`)
+	_, err := db.Exec(ctx, `INSERT INTO recipients (ref, given_name, family_name, test)
+		VALUES ('OLD1', 'Zoé', 'Éléonore-Rare', false), ('OLD1', 'Zoé', 'Éléonore-Rare', true)`)
 	require.NoError(t, err)
 	_, err = db.Exec(ctx, `INSERT INTO recipients (ref, given_name, family_name)
 		SELECT 'M' || g, CASE WHEN g % 2 = 0 THEN 'Amélie' ELSE 'Paul' END, 'Martin'
@@ -95,6 +96,14 @@ func TestSearchBeyondWindow(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rare.Recipients, 1)
 	require.Equal(t, "OLD1", rare.Recipients[0].Ref)
+	require.False(t, rare.Recipients[0].Test, "live search, below the window: the live beneficiary only")
+	rare, err = Search(ctx, db, "zoe eleonore", &SearchOpts{Test: true})
+	require.NoError(t, err)
+	require.Len(t, rare.Recipients, 1)
+	require.True(t, rare.Recipients[0].Test, "test search, below the window: the test beneficiary only")
+	none, err := Search(ctx, db, "martin", &SearchOpts{Test: true})
+	require.NoError(t, err)
+	require.Empty(t, none.Recipients, "no test Martin, in the window or below it")
 
 	// Inside a caller's transaction the planner settings are put back.
 	tx, err := db.Begin(ctx)
