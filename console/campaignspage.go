@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,9 @@ type campaignView struct {
 
 func (c *Console) campaignView(r *http.Request, s *staff.Session, id int64) (*campaignView, error) {
 	ctx := r.Context()
+	if err := c.liveCampaign(ctx, id); err != nil {
+		return nil, err
+	}
 	if _, err := campaigns.CompleteIfDone(ctx, c.DB, id); err != nil {
 		return nil, err
 	}
@@ -116,18 +120,21 @@ func (c *Console) campaignAction(w http.ResponseWriter, r *http.Request, s *staf
 	id := campaignID(r)
 	action := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
 	actor := s.Account.Actor()
-	var err error
+	// The console works on live data only: a test campaign (made with a
+	// test API key) is not found here.
+	err := c.liveCampaign(ctx, id)
 	detail := ""
-	switch action {
-	case "approve":
+	switch {
+	case err != nil:
+	case action == "approve":
 		_, err = jobs.ApproveCampaign(ctx, c.DB, id, actor)
-	case "start":
+	case action == "start":
 		_, err = jobs.StartCampaign(ctx, c.DB, c.River, id, actor, c.Campaigns)
-	case "pause":
+	case action == "pause":
 		_, err = jobs.PauseCampaign(ctx, c.DB, c.River, id, actor)
-	case "resume":
+	case action == "resume":
 		_, err = jobs.ResumeCampaign(ctx, c.DB, c.River, id, actor, 0)
-	case "cancel":
+	case action == "cancel":
 		reason := strings.TrimSpace(r.PostFormValue("reason"))
 		if reason == "" {
 			reason = "annulée depuis la console"
@@ -135,7 +142,7 @@ func (c *Console) campaignAction(w http.ResponseWriter, r *http.Request, s *staf
 		var n int64
 		n, err = jobs.CancelCampaign(ctx, c.DB, c.River, id, actor, reason)
 		detail = fmt.Sprintf("%d notices cancelled", n)
-	case "retry":
+	case action == "retry":
 		var n int
 		n, err = jobs.RetryCampaign(ctx, c.DB, c.River, id, actor, 0)
 		detail = fmt.Sprintf("%d notices retried", n)
@@ -291,4 +298,17 @@ func (c *Console) createCampaign(w http.ResponseWriter, r *http.Request, s *staf
 		msg = "Campagne créée : elle doit être approuvée par une autre personne avant de démarrer."
 	}
 	http.Redirect(w, r, fmt.Sprintf("%s/campaigns/%d?ok=%s", Prefix, camp.ID, urlQueryEscape(msg)), http.StatusSeeOther)
+}
+
+// liveCampaign answers not found for a campaign that does not exist or is
+// test data: staff see and act on live campaigns only.
+func (c *Console) liveCampaign(ctx context.Context, id int64) error {
+	camp, err := campaigns.Get(ctx, c.DB, id)
+	if err != nil {
+		return err
+	}
+	if camp.Test {
+		return &campaigns.Error{Code: campaigns.CodeNotFound, Msg: fmt.Sprintf("campaign %d not found", id)}
+	}
+	return nil
 }

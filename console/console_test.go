@@ -338,3 +338,26 @@ func TestConsoleCampaignFourEyesAndImport(t *testing.T) {
 	status, _ = op.post("/console/import/confirm", url.Values{"csrf": {op.csrf}, "token": {token}})
 	require.Equal(t, http.StatusNotFound, status, "imported once")
 }
+
+// TestConsoleHidesTestCampaigns: a campaign made with a test API key is test
+// data; staff can neither open nor act on it from the console.
+func TestConsoleHidesTestCampaigns(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	admin := b.login(t, "admin")
+	status, body := admin.postFile("/console/campaigns/new", "audience_file", "audience.yaml", []byte("ref_prefix: \"123\"\n"),
+		url.Values{"csrf": {admin.csrf}, "template": {"general_information"}, "name": {"Essai"}, "f_period": {"printemps 2027"}})
+	require.Equal(t, http.StatusOK, status, body)
+	var id int64
+	require.NoError(t, b.pool.QueryRow(ctx, `UPDATE campaigns SET test = true WHERE name = 'Essai' RETURNING id`).Scan(&id))
+
+	status, _ = admin.get(fmt.Sprintf("/console/campaigns/%d", id))
+	require.Equal(t, http.StatusNotFound, status, "a test campaign is not shown")
+	ap := b.login(t, "approver")
+	status, _ = ap.post(fmt.Sprintf("/console/campaigns/%d/approve", id), url.Values{"csrf": {ap.csrf}})
+	require.Equal(t, http.StatusNotFound, status, "nor approved")
+	var state string
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT state FROM campaigns WHERE id = $1`, id).Scan(&state))
+	require.NotEqual(t, "approved", state)
+}
