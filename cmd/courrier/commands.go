@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/courrier-dev/courrier/compliance"
 	"github.com/courrier-dev/courrier/httpapi"
 	"github.com/courrier-dev/courrier/jobs"
 	"github.com/courrier-dev/courrier/recipients"
@@ -46,30 +44,6 @@ func runAPIKey(ctx context.Context, env *Env, args []string) error {
 func runImport(ctx context.Context, env *Env, args []string) error {
 	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
 		return recipients.ImportCommand(ctx, pool, env.Stdout, args)
-	})
-}
-
-func runReport(ctx context.Context, env *Env, args []string) error {
-	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
-		return compliance.ReportCommand(ctx, pool, env.Stdout, args)
-	})
-}
-
-func runEvidence(ctx context.Context, env *Env, args []string) error {
-	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
-		return compliance.EvidenceCommand(ctx, pool, env.Stdout, args)
-	})
-}
-
-func runVerify(ctx context.Context, env *Env, args []string) error {
-	// An evidence pack is verified offline: no database at all.
-	for _, a := range args {
-		if a == "--pack" || a == "-pack" || strings.HasPrefix(a, "--pack=") || strings.HasPrefix(a, "-pack=") {
-			return compliance.VerifyCommand(ctx, nil, env.Stdout, args)
-		}
-	}
-	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
-		return compliance.VerifyCommand(ctx, pool, env.Stdout, args)
 	})
 }
 
