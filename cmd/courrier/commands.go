@@ -35,6 +35,17 @@ func withDB(ctx context.Context, env *Env, args []string, f func(pool *pgxpool.P
 	return f(pool)
 }
 
+// withDBSealed is withDB for commands that record evidence: what they
+// recorded is sealed before they exit.
+func withDBSealed(ctx context.Context, env *Env, args []string, f func(pool *pgxpool.Pool) error) error {
+	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
+		if err := f(pool); err != nil || pool == nil {
+			return err
+		}
+		return sealNow(ctx, env, pool)
+	})
+}
+
 func runAPIKey(ctx context.Context, env *Env, args []string) error {
 	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
 		return httpapi.APIKeyCommand(ctx, pool, env.Stdout, args)
@@ -42,13 +53,13 @@ func runAPIKey(ctx context.Context, env *Env, args []string) error {
 }
 
 func runImport(ctx context.Context, env *Env, args []string) error {
-	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
+	return withDBSealed(ctx, env, args, func(pool *pgxpool.Pool) error {
 		return recipients.ImportCommand(ctx, pool, env.Stdout, args)
 	})
 }
 
 func runCampaign(ctx context.Context, env *Env, args []string) error {
-	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
+	return withDBSealed(ctx, env, args, func(pool *pgxpool.Pool) error {
 		if pool == nil {
 			return jobs.CampaignCommand(ctx, nil, nil, env.Stdout, args)
 		}
@@ -61,7 +72,7 @@ func runCampaign(ctx context.Context, env *Env, args []string) error {
 }
 
 func runRemind(ctx context.Context, env *Env, args []string) error {
-	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
+	return withDBSealed(ctx, env, args, func(pool *pgxpool.Pool) error {
 		if pool == nil {
 			return jobs.RemindCommand(ctx, nil, nil, env.Stdout, args)
 		}

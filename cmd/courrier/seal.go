@@ -47,3 +47,25 @@ func printCheckpoint(ctx context.Context, env *Env, pool *pgxpool.Pool) error {
 	fmt.Fprintf(env.Stdout, "ledger checkpoint (%d events), signed by %s:\n%s", cp.Size, k.Public, cp.Note)
 	return nil
 }
+
+// demoProof ends the demo with a sealed, verified ledger and prints the
+// signed checkpoint an auditor would keep.
+func demoProof(ctx context.Context, env *Env, pool *pgxpool.Pool) error {
+	if err := sealNow(ctx, env, pool); err != nil {
+		return err
+	}
+	k, err := env.ledgerKey()
+	if err != nil {
+		return err
+	}
+	res, err := ledger.Verify(ctx, pool, ledger.VerifyOptions{Verifier: k.Verifier})
+	if err != nil {
+		return err
+	}
+	if !res.OK {
+		return fmt.Errorf("demo: the ledger does not verify: %s", res.Breaks[0])
+	}
+	fmt.Fprintf(env.Stdout, "\nLedger verified: %d events sealed in a Merkle tree (root %s), %d not yet sealed; projections match for %d notices.\n",
+		res.Events, res.RootHash, res.Unsealed, res.Notices)
+	return printCheckpoint(ctx, env, pool)
+}
