@@ -83,7 +83,7 @@ func TestDeliverBatchEachNoticeKeepsItsOutcome(t *testing.T) {
 	for _, e := range events {
 		kinds = append(kinds, e.Event)
 	}
-	require.Equal(t, []string{"sending", "delivered"}, kinds)
+	require.Equal(t, []string{"notice_created", "sending", "delivered"}, kinds)
 	files, _ := filepath.Glob(filepath.Join(b.outbox.Dir, "email", "*.eml"))
 	require.Len(t, files, 2, "notices 0 and 3 by email")
 

@@ -187,6 +187,15 @@ const DefaultStuckAfter = 72 * time.Hour
 // each. Compliance counts unknown as not proven. A final receipt arriving
 // later still settles the delivery. It returns how many it moved.
 func MarkStuck(ctx context.Context, db *pgxpool.Pool, olderThan time.Duration, now time.Time) (int, error) {
+	return MarkStuckThen(ctx, db, olderThan, now, nil)
+}
+
+// MarkStuckThen is MarkStuck that also calls then, in the same transaction,
+// for the notice of each delivery it moved: an unknown outcome means the
+// promise is not proven, so the caller moves the notice on to the next
+// channel of its route (jobs.FallbackAfterReceipt).
+func MarkStuckThen(ctx context.Context, db *pgxpool.Pool, olderThan time.Duration, now time.Time,
+	then func(ctx context.Context, tx pgx.Tx, noticeID int64) error) (int, error) {
 	if olderThan <= 0 {
 		olderThan = DefaultStuckAfter
 	}
@@ -226,6 +235,11 @@ func MarkStuck(ctx context.Context, db *pgxpool.Pool, olderThan time.Duration, n
 			if err := AppendEvent(ctx, tx, Event{DeliveryID: m.id, NoticeID: m.notice, Event: StateUnknown,
 				Detail: detail + " (was " + m.was + ")", OccurredAt: now}); err != nil {
 				return err
+			}
+			if then != nil {
+				if err := then(ctx, tx, m.notice); err != nil {
+					return err
+				}
 			}
 		}
 		n = len(all)
