@@ -194,7 +194,7 @@ func TestDeliverWritesOutboxAndLedgerOnce(t *testing.T) {
 	require.Len(t, files, 1)
 	evs, err = ledger.EventsForNotice(ctx, b.pool, id)
 	require.NoError(t, err)
-	require.Len(t, evs, 2)
+	require.Len(t, evs, 3)
 }
 
 func TestDeliverSMSAsJSONWhenNoEmail(t *testing.T) {
