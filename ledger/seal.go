@@ -5,7 +5,8 @@ package ledger
 // Sealing walks delivery_events in id order and appends each event as the
 // next leaf of an RFC 6962 Merkle tree (leaf hash SHA-256(0x00 ‖
 // EncodeEvent(event)), node hash SHA-256(0x01 ‖ left ‖ right)): the event
-// id goes to ledger_leaves, every node of a perfect subtree to ledger_tree.
+// id and leaf hash go to ledger_leaves, every other node of a perfect
+// subtree to ledger_tree.
 // Each batch ends with a checkpoint — tree size and root hash — signed with
 // an Ed25519 key held outside the database, in the signed-note format of
 // golang.org/x/mod/sumdb/note (the checkpoint convention of
@@ -219,8 +220,10 @@ func nodeHashes(ctx context.Context, db DBTX, ids []compact.NodeID) ([][]byte, e
 		levels[i], idxs[i] = int32(id.Level), int64(id.Index)
 	}
 	rows, err := db.Query(ctx, `
-		SELECT t.hash FROM unnest($1::int[], $2::bigint[]) WITH ORDINALITY AS v(level, idx, ord)
-		LEFT JOIN ledger_tree t ON t.level = v.level AND t.idx = v.idx ORDER BY v.ord`, levels, idxs)
+		SELECT coalesce(t.hash, l.hash) FROM unnest($1::int[], $2::bigint[]) WITH ORDINALITY AS v(level, idx, ord)
+		LEFT JOIN ledger_tree t ON v.level > 0 AND t.level = v.level AND t.idx = v.idx
+		LEFT JOIN ledger_leaves l ON v.level = 0 AND l.idx = v.idx
+		ORDER BY v.ord`, levels, idxs)
 	if err != nil {
 		return nil, fmt.Errorf("read tree nodes: %w", err)
 	}
@@ -279,15 +282,18 @@ func sealBatch(ctx context.Context, conn *pgx.Conn, opts SealOptions, cutoff tim
 	leaves := make([][]any, len(events))
 	var nodes [][]any
 	visit := func(id compact.NodeID, hash []byte) {
-		nodes = append(nodes, []any{int16(id.Level), int64(id.Index), hash})
+		if id.Level > 0 {
+			nodes = append(nodes, []any{int16(id.Level), int64(id.Index), hash})
+		}
 	}
 	for i, e := range events {
-		leaves[i] = []any{int64(size) + int64(i), e.ID}
-		if err := rng.Append(LeafHash(e), visit); err != nil {
+		leaf := LeafHash(e)
+		leaves[i] = []any{int64(size) + int64(i), e.ID, leaf}
+		if err := rng.Append(leaf, visit); err != nil {
 			return 0, false, fmt.Errorf("seal: %w", err)
 		}
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_leaves"}, []string{"idx", "event_id"}, pgx.CopyFromRows(leaves)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_leaves"}, []string{"idx", "event_id", "hash"}, pgx.CopyFromRows(leaves)); err != nil {
 		return 0, false, fmt.Errorf("seal: record leaves: %w", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_tree"}, []string{"level", "idx", "hash"}, pgx.CopyFromRows(nodes)); err != nil {

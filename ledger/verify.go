@@ -168,89 +168,114 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, opts VerifyOptions) (*Verif
 		targets[cp.Size] = append(targets[cp.Size], target{cp.RootHash, fmt.Sprintf("witness checkpoint of size %d", cp.Size), true})
 	}
 
-	// The leaves, in order, with their events and stored leaf hashes.
-	rows, err = pool.Query(ctx, `
-		SELECT l.idx, l.event_id, e.id IS NOT NULL, t.hash,
-		       coalesce(e.delivery_id, 0), coalesce(e.notice_id, 0), coalesce(e.event, ''),
-		       coalesce(e.provider_status, ''), coalesce(e.error_code, ''), coalesce(e.detail, ''),
-		       coalesce(e.occurred_at, 'epoch'), coalesce(e.recorded_at, 'epoch'), coalesce(e.facts, '{}')
-		FROM ledger_leaves l
-		LEFT JOIN delivery_events e ON e.id = l.event_id
-		LEFT JOIN ledger_tree t ON t.level = 0 AND t.idx = l.idx
-		ORDER BY l.idx`)
+	// Two streams in step: the leaves in tree order, and every event in id
+	// order (leaves hold increasing event ids). An event between two leaves'
+	// events was inserted after sealing; a leaf without its event lost it.
+	leafRows, err := pool.Query(ctx, `SELECT idx, event_id, hash FROM ledger_leaves ORDER BY idx`)
 	if err != nil {
 		return nil, fmt.Errorf("verify: read leaves: %w", err)
 	}
+	defer leafRows.Close()
+	evRows, err := pool.Query(ctx, `SELECT `+eventColumns+` FROM delivery_events ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("verify: read events: %w", err)
+	}
+	defer evRows.Close()
+	var pending *Event // next event read and not consumed
+	nextEvent := func() (*Event, error) {
+		if pending != nil {
+			return pending, nil
+		}
+		if !evRows.Next() {
+			return nil, evRows.Err()
+		}
+		e, err := scanEvent(evRows)
+		if err != nil {
+			return nil, err
+		}
+		pending = &e
+		return pending, nil
+	}
+
 	rng := rangeFactory.NewEmptyRange(0)
 	proj := NewProjection()
+	sealedDeliveries := map[int64]*sealedDelivery{}
 	var lastEvent int64
-	var rowErr error
 	stop := false
-	for rows.Next() && !stop {
-		var idx int64
-		var present bool
-		var stored, facts []byte
-		var e Event
-		if err := rows.Scan(&idx, &e.ID, &present, &stored, &e.DeliveryID, &e.NoticeID, &e.Event, &e.ProviderStatus,
-			&e.ErrorCode, &e.Detail, &e.OccurredAt, &e.RecordedAt, &facts); err != nil {
-			rowErr = err
+	for !stop && leafRows.Next() {
+		var idx, eventID int64
+		var stored []byte
+		if err := leafRows.Scan(&idx, &eventID, &stored); err != nil {
+			return nil, fmt.Errorf("verify: read leaves: %w", err)
+		}
+		if uint64(idx) != rng.End() {
+			stop = !add(Break{Kind: BreakDeleted, Leaf: int64(rng.End()), Detail: fmt.Sprintf("leaf %d is missing (next present is %d)", rng.End(), idx)})
 			break
 		}
-		if len(facts) > 2 {
-			if err := jsonUnmarshal(facts, &e.Facts); err != nil {
-				stop = !add(Break{Kind: BreakModified, Leaf: idx, EventID: e.ID, NoticeID: e.NoticeID, Detail: "facts are not an object of strings"})
-			}
+		if eventID <= lastEvent {
+			stop = !add(Break{Kind: BreakTree, Leaf: idx, EventID: eventID, Detail: fmt.Sprintf("event ids out of order (previous %d)", lastEvent)})
+			break
 		}
-		var leaf []byte
-		switch {
-		case uint64(idx) != rng.End():
-			stop = !add(Break{Kind: BreakDeleted, Leaf: int64(rng.End()), Detail: fmt.Sprintf("leaf %d is missing (next present is %d)", rng.End(), idx)})
-		case !present:
-			stop = !add(Break{Kind: BreakDeleted, Leaf: idx, EventID: e.ID, Detail: fmt.Sprintf("sealed event %d is missing from delivery_events", e.ID)})
-		case e.ID <= lastEvent:
-			stop = !add(Break{Kind: BreakTree, Leaf: idx, EventID: e.ID, Detail: fmt.Sprintf("event ids out of order (previous %d)", lastEvent)})
-		default:
-			leaf = LeafHash(e)
+		var e *Event
+		for {
+			e, err = nextEvent()
+			if err != nil {
+				return nil, fmt.Errorf("verify: read events: %w", err)
+			}
+			if e == nil || e.ID >= eventID {
+				break
+			}
+			stop = stop || !add(Break{Kind: BreakInserted, EventID: e.ID, NoticeID: e.NoticeID,
+				Detail: fmt.Sprintf("%s event %d lies below the sealed head but was never sealed: it was inserted afterwards", e.Event, e.ID)})
+			pending = nil
+		}
+		leaf := stored
+		if e == nil || e.ID != eventID {
+			stop = stop || !add(Break{Kind: BreakDeleted, Leaf: idx, EventID: eventID, Detail: fmt.Sprintf("sealed event %d is missing from delivery_events", eventID)})
+		} else {
+			pending = nil
+			leaf = LeafHash(*e)
 			if !bytes.Equal(leaf, stored) {
-				stop = !add(Break{Kind: BreakModified, Leaf: idx, EventID: e.ID, NoticeID: e.NoticeID,
+				stop = stop || !add(Break{Kind: BreakModified, Leaf: idx, EventID: e.ID, NoticeID: e.NoticeID,
 					Detail: fmt.Sprintf("%s event no longer hashes to its sealed leaf: it was changed after sealing", e.Event)})
 			}
+			proj.Apply(*e)
+			trackDelivery(sealedDeliveries, *e)
 		}
-		if leaf == nil {
-			leaf = stored
+		if err := rng.Append(leaf, nil); err != nil {
+			return nil, err
 		}
-		if leaf == nil {
-			leaf = make([]byte, 32)
-		}
-		if uint64(idx) == rng.End() {
-			if err := rng.Append(leaf, nil); err != nil {
-				return nil, err
-			}
-		}
-		proj.Apply(e)
 		res.Events++
-		lastEvent = max(lastEvent, e.ID)
+		lastEvent = eventID
 		for _, t := range targets[rng.End()] {
 			root, _ := rng.GetRootHash(nil)
 			if !bytes.Equal(root, t.root) {
-				kind := BreakTree
-				if t.witness {
-					kind = BreakWitness
-				}
-				stop = stop || !add(Break{Kind: kind, Detail: fmt.Sprintf("%s has root %x but the events give %x: sealed history was rewritten before leaf %d",
+				stop = stop || !add(Break{Kind: kindFor(t.witness), Detail: fmt.Sprintf("%s has root %x but the events give %x: sealed history was rewritten before leaf %d",
 					t.what, t.root, root, rng.End())})
 			} else if t.witness {
 				res.Witnesses++
 			}
 		}
 	}
-	rows.Close()
-	if rowErr == nil {
-		rowErr = rows.Err()
+	if err := leafRows.Err(); err != nil {
+		return nil, fmt.Errorf("verify: read leaves: %w", err)
 	}
-	if rowErr != nil {
-		return nil, fmt.Errorf("verify: read leaves: %w", rowErr)
+	leafRows.Close()
+	// What is left was recorded after the last seal.
+	unsealedNotices, unsealedDeliveries := map[int64]bool{}, map[int64]bool{}
+	for !stop {
+		e, err := nextEvent()
+		if err != nil {
+			return nil, fmt.Errorf("verify: read events: %w", err)
+		}
+		if e == nil {
+			break
+		}
+		pending = nil
+		res.Unsealed++
+		unsealedNotices[e.NoticeID], unsealedDeliveries[e.DeliveryID] = true, true
 	}
+	evRows.Close()
 	if stop {
 		return res, nil
 	}
@@ -275,28 +300,10 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, opts VerifyOptions) (*Verif
 		add(Break{Kind: BreakUnsigned, Detail: "the tree has no signed checkpoint"})
 	}
 
-	// Inserted: a visible event below the head that has no leaf.
-	var inserted *int64
-	if err := pool.QueryRow(ctx, `
-		SELECT min(e.id) FROM delivery_events e
-		WHERE e.id < $1 AND NOT EXISTS (SELECT 1 FROM ledger_leaves l WHERE l.event_id = e.id)`, lastEvent).Scan(&inserted); err != nil {
-		return nil, fmt.Errorf("verify: look for inserted events: %w", err)
-	}
-	if inserted != nil {
-		var ev string
-		var nid int64
-		_ = pool.QueryRow(ctx, `SELECT event, coalesce(notice_id, 0) FROM delivery_events WHERE id = $1`, *inserted).Scan(&ev, &nid)
-		add(Break{Kind: BreakInserted, EventID: *inserted, NoticeID: nid,
-			Detail: fmt.Sprintf("%s event %d lies below the sealed head (event %d) but was never sealed: it was inserted afterwards", ev, *inserted, lastEvent)})
-	}
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM delivery_events WHERE id > $1`, lastEvent).Scan(&res.Unsealed); err != nil {
-		return nil, fmt.Errorf("verify: count unsealed events: %w", err)
-	}
-
 	if err := compareProjections(ctx, pool, proj, res, add); err != nil {
 		return nil, err
 	}
-	if err := crossCheck(ctx, pool, lastEvent, add); err != nil {
+	if err := crossCheck(ctx, pool, proj, sealedDeliveries, unsealedNotices, unsealedDeliveries, add); err != nil {
 		return nil, err
 	}
 	res.OK = len(res.Breaks) == 0
@@ -455,41 +462,69 @@ func compareProjections(ctx context.Context, pool *pgxpool.Pool, proj *Projectio
 	return nil
 }
 
+// sealedDelivery is what the sealed events say of a delivery.
+type sealedDelivery struct {
+	contentHash, templateVersion string
+	attempted, delivered         bool
+}
+
+func trackDelivery(m map[int64]*sealedDelivery, e Event) {
+	if e.DeliveryID == 0 {
+		return
+	}
+	d := m[e.DeliveryID]
+	if d == nil {
+		d = &sealedDelivery{}
+		m[e.DeliveryID] = d
+	}
+	switch {
+	case e.Event == StateSending && e.Facts["content_hash"] != "":
+		d.attempted, d.contentHash, d.templateVersion = true, e.Facts["content_hash"], e.Facts["template_version"]
+	case EvidenceOf(e) != "":
+		d.delivered = true
+	}
+}
+
 // crossCheck compares the operational tables (notices, deliveries), which
 // reports never read, with the sealed facts, so that an edit there is named
-// rather than silently ignored.
-func crossCheck(ctx context.Context, pool *pgxpool.Pool, head int64, add func(Break) bool) error {
-	rows, err := pool.Query(ctx, `
-		WITH sealed AS (
-			SELECT e.notice_id, e.facts FROM delivery_events e JOIN ledger_leaves l ON l.event_id = e.id
-			WHERE e.event = 'notice_created'
-		)
-		SELECT n.id, 'kind', n.kind, s.facts->>'kind' FROM notices n JOIN sealed s ON s.notice_id = n.id
-		WHERE n.kind IS DISTINCT FROM s.facts->>'kind'
-		UNION ALL
-		SELECT n.id, 'test', n.test::text, s.facts->>'test' FROM notices n JOIN sealed s ON s.notice_id = n.id
-		WHERE n.test::text IS DISTINCT FROM s.facts->>'test'
-		UNION ALL
-		SELECT n.id, 'delivered_at', courrier_ts(n.delivered_at), coalesce(courrier_ts(least(p.proven_at, p.weak_at)), '')
-		FROM notices n JOIN proj_notices p ON p.notice_id = n.id
-		WHERE n.delivered_at IS NOT NULL AND p.revoked_at IS NULL
-		  AND n.delivered_at IS DISTINCT FROM least(p.proven_at, p.weak_at)
-		  AND NOT EXISTS (SELECT 1 FROM delivery_events u WHERE u.notice_id = n.id AND u.id > $1)
-		ORDER BY 1, 2`, head)
+// rather than silently ignored. Rows with events not sealed yet are skipped.
+func crossCheck(ctx context.Context, pool *pgxpool.Pool, proj *Projection, deliveries map[int64]*sealedDelivery,
+	unsealedNotices, unsealedDeliveries map[int64]bool, add func(Break) bool) error {
+	rows, err := pool.Query(ctx, `SELECT id, kind, test, delivered_at FROM notices ORDER BY id`)
 	if err != nil {
 		return fmt.Errorf("verify: cross-check notices: %w", err)
 	}
 	for rows.Next() {
 		var id int64
-		var col, have, want string
-		if err := rows.Scan(&id, &col, &have, &want); err != nil {
+		var kind string
+		var test bool
+		var deliveredAt *time.Time
+		if err := rows.Scan(&id, &kind, &test, &deliveredAt); err != nil {
 			rows.Close()
 			return err
 		}
-		if want == "" {
-			want = "no delivery evidence"
+		n := proj.Notices[id]
+		if n == nil || unsealedNotices[id] {
+			continue
 		}
-		if !add(Break{Kind: BreakMutable, NoticeID: id, Detail: fmt.Sprintf("notices.%s is %q but the sealed events say %q", col, have, want)}) {
+		var b *Break
+		switch {
+		case kind != n.Kind:
+			b = &Break{Kind: BreakMutable, NoticeID: id, Detail: fmt.Sprintf("notices.kind is %q but the sealed events say %q", kind, n.Kind)}
+		case test != n.Test:
+			b = &Break{Kind: BreakMutable, NoticeID: id, Detail: fmt.Sprintf("notices.test is %v but the sealed events say %v", test, n.Test)}
+		case deliveredAt != nil && n.RevokedAt == nil:
+			first := n.ProvenAt
+			if n.WeakAt != nil && (first == nil || n.WeakAt.Before(*first)) {
+				first = n.WeakAt
+			}
+			if first == nil {
+				b = &Break{Kind: BreakMutable, NoticeID: id, Detail: fmt.Sprintf("notices.delivered_at is %q but the sealed events say %q", fmtTime(deliveredAt), "no delivery evidence")}
+			} else if !first.Equal(*deliveredAt) {
+				b = &Break{Kind: BreakMutable, NoticeID: id, Detail: fmt.Sprintf("notices.delivered_at is %q but the sealed events say %q", fmtTime(deliveredAt), fmtTime(first))}
+			}
+		}
+		if b != nil && !add(*b) {
 			break
 		}
 	}
@@ -498,39 +533,31 @@ func crossCheck(ctx context.Context, pool *pgxpool.Pool, head int64, add func(Br
 		return fmt.Errorf("verify: cross-check notices: %w", err)
 	}
 
-	rows, err = pool.Query(ctx, `
-		WITH att AS (
-			SELECT DISTINCT ON (e.delivery_id) e.delivery_id, e.notice_id, e.facts
-			FROM delivery_events e
-			WHERE e.event = 'sending' AND e.delivery_id IS NOT NULL AND e.id <= $1 AND e.facts ? 'content_hash'
-			ORDER BY e.delivery_id, e.id DESC
-		), ev AS (
-			SELECT DISTINCT e.delivery_id FROM delivery_events e
-			WHERE e.event IN ('delivered', 'presumed_delivered', 'print_handed') AND e.delivery_id IS NOT NULL AND e.id <= $1
-		)
-		SELECT d.id, d.notice_id, 'content_hash', d.content_hash, a.facts->>'content_hash'
-		FROM deliveries d JOIN att a ON a.delivery_id = d.id
-		WHERE d.content_hash IS DISTINCT FROM a.facts->>'content_hash'
-		UNION ALL
-		SELECT d.id, d.notice_id, 'template_version', d.template_version, a.facts->>'template_version'
-		FROM deliveries d JOIN att a ON a.delivery_id = d.id
-		WHERE d.template_version IS DISTINCT FROM a.facts->>'template_version'
-		UNION ALL
-		SELECT d.id, d.notice_id, 'state', d.state, 'no delivered event'
-		FROM deliveries d JOIN att a ON a.delivery_id = d.id
-		WHERE d.state = 'delivered' AND NOT EXISTS (SELECT 1 FROM ev WHERE ev.delivery_id = d.id)
-		ORDER BY 2, 1, 3`, head)
+	rows, err = pool.Query(ctx, `SELECT id, notice_id, content_hash, template_version, state FROM deliveries ORDER BY id`)
 	if err != nil {
 		return fmt.Errorf("verify: cross-check deliveries: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var did, nid int64
-		var col, have, want string
-		if err := rows.Scan(&did, &nid, &col, &have, &want); err != nil {
+		var id, nid int64
+		var hash, version, state string
+		if err := rows.Scan(&id, &nid, &hash, &version, &state); err != nil {
 			return err
 		}
-		if !add(Break{Kind: BreakMutable, NoticeID: nid, Detail: fmt.Sprintf("deliveries.%s of delivery %d is %q but the sealed events say %q", col, did, have, want)}) {
+		d := deliveries[id]
+		if d == nil || !d.attempted || unsealedDeliveries[id] {
+			continue
+		}
+		var b *Break
+		switch {
+		case hash != d.contentHash:
+			b = &Break{Kind: BreakMutable, NoticeID: nid, Detail: fmt.Sprintf("deliveries.content_hash of delivery %d is %q but the sealed events say %q", id, hash, d.contentHash)}
+		case version != d.templateVersion:
+			b = &Break{Kind: BreakMutable, NoticeID: nid, Detail: fmt.Sprintf("deliveries.template_version of delivery %d is %q but the sealed events say %q", id, version, d.templateVersion)}
+		case state == StateDelivered && !d.delivered:
+			b = &Break{Kind: BreakMutable, NoticeID: nid, Detail: fmt.Sprintf("deliveries.state of delivery %d is %q but the sealed events say %q", id, state, "no delivered event")}
+		}
+		if b != nil && !add(*b) {
 			break
 		}
 	}

@@ -77,17 +77,18 @@ CREATE TRIGGER requests_ledger_recorded AFTER INSERT OR UPDATE OF ack_notice_id,
     FOR EACH ROW EXECUTE FUNCTION courrier_requests_recorded();
 
 -- The Merkle tree (RFC 6962) over sealed events. Leaf i is the event
--- ledger_leaves.event_id; ledger_tree holds every node of a perfect subtree
--- (level 0: leaf hashes), from which inclusion and consistency proofs are
+-- ledger_leaves.event_id with its leaf hash; ledger_tree holds every other
+-- node of a perfect subtree (levels 1 and up), from which proofs are
 -- read. Each seal appends a checkpoint: tree size, root hash and the signed
 -- note that carries them (golang.org/x/mod/sumdb/note), optionally with an
 -- RFC 3161 timestamp token over the note.
 CREATE TABLE ledger_leaves (
     idx      bigint PRIMARY KEY CHECK (idx >= 0),
-    event_id bigint NOT NULL UNIQUE
+    event_id bigint NOT NULL UNIQUE,
+    hash     bytea  NOT NULL CHECK (length(hash) = 32)   -- the leaf hash (level 0 of the tree)
 );
 CREATE TABLE ledger_tree (
-    level smallint NOT NULL CHECK (level >= 0),
+    level smallint NOT NULL CHECK (level >= 1),
     idx   bigint   NOT NULL CHECK (idx >= 0),
     hash  bytea    NOT NULL CHECK (length(hash) = 32),
     PRIMARY KEY (level, idx)
