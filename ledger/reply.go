@@ -6,7 +6,8 @@ import (
 )
 
 var (
-	replyCodeRe    = regexp.MustCompile(`\b([245][0-9][0-9])[ -]+(?:([245]\.[0-9]{1,3}\.[0-9]{1,3})\b)?`)
+	replyCodeRe    = regexp.MustCompile(`\b([245][0-9][0-9])[ "-]`)
+	enhancedCodeRe = regexp.MustCompile(`\b[245]\.[0-9]{1,3}\.[0-9]{1,3}\b`)
 	emailRe        = regexp.MustCompile(`[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+`)
 	secretLineRe   = regexp.MustCompile(`(?i)\b(auth|authenticate|password|passwd|login|token|secret|bearer)\b`)
 	base64TokenRe  = regexp.MustCompile(`[A-Za-z0-9+/_-]{16,}={0,2}`)
@@ -30,20 +31,21 @@ func ReduceReply(reply string) string {
 	}
 	var code, enhanced string
 	text := reply
-	if m := replyCodeRe.FindStringSubmatchIndex(reply); m != nil {
-		code = reply[m[2]:m[3]]
-		if m[4] >= 0 {
-			enhanced = reply[m[4]:m[5]]
-		}
-		text = reply[:m[0]] + " " + reply[m[1]:]
+	if m := replyCodeRe.FindStringSubmatchIndex(text); m != nil {
+		code = text[m[2]:m[3]]
+		text = text[:m[2]] + text[m[3]:]
+	}
+	if m := enhancedCodeRe.FindStringIndex(text); m != nil {
+		enhanced = text[m[0]:m[1]]
+		text = text[:m[0]] + text[m[1]:]
 	}
 	text = Scrub(text)
 	out := strings.TrimSpace(strings.Join([]string{code, enhanced, text}, " "))
 	return spaceRe.ReplaceAllString(out, " ")
 }
 
-// Scrub removes from free text what must never be sealed: lines that
-// mention authentication or secrets, email addresses, long tokens (base64
+// Scrub removes from free text what must never be sealed: each line from
+// the first word that names authentication or a secret onwards, email addresses, long tokens (base64
 // credentials, keys) and numbers of three digits or more (phone numbers,
 // account numbers). Short texts made of words only are returned unchanged.
 func Scrub(s string) string {
@@ -52,8 +54,10 @@ func Scrub(s string) string {
 	}
 	var kept []string
 	for _, line := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
-		if secretLineRe.MatchString(line) {
-			kept = append(kept, "[line removed]")
+		if loc := secretLineRe.FindStringIndex(line); loc != nil {
+			// Keep what comes before the secret's keyword (one-line errors
+			// carry the whole reply on one line).
+			kept = append(kept, line[:loc[0]]+"[removed]")
 			continue
 		}
 		kept = append(kept, line)
