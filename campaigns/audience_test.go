@@ -1,10 +1,7 @@
 package campaigns
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -148,21 +145,19 @@ func TestAudienceValuesNeverBecomeSQL(t *testing.T) {
 	require.Len(t, c.Args, 2)
 }
 
-func TestAudienceCommand(t *testing.T) {
+func TestPreviewAudience(t *testing.T) {
 	t.Parallel()
 	pool := seedAudience(t)
-	file := filepath.Join(t.TempDir(), "audience.yaml")
-	require.NoError(t, os.WriteFile(file, []byte("benefits: [RSA]\nlife_event: {kind: first_birth, from: 2027-01-01}\n"), 0o600))
-	var out bytes.Buffer
-	require.NoError(t, AudienceCommand(context.Background(), pool, &out, []string{file}))
-	s := out.String()
-	require.Contains(t, s, "matches:  1 beneficiaries")
-	require.Contains(t, s, "A1")
-	require.Contains(t, s, "benefits RSA")
-	require.Contains(t, s, "life event first_birth on 2027-02-10")
-	require.NotContains(t, s, "a1@exemple.fr")
+	a, err := ParseAudience([]byte("benefits: [RSA]\nlife_event: {kind: first_birth, from: 2027-01-01}\n"))
+	require.NoError(t, err)
+	count, sample, err := Preview(context.Background(), pool, a, 10)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, count)
+	require.Len(t, sample, 1)
+	require.Equal(t, "A1", sample[0].Ref)
+	require.Contains(t, sample[0].Why, "benefits RSA")
+	require.Contains(t, sample[0].Why, "life event first_birth on 2027-02-10")
 
-	require.NoError(t, os.WriteFile(file, []byte("regions: [narnia]\n"), 0o600))
-	err := AudienceCommand(context.Background(), pool, &out, []string{file})
+	_, err = ParseAudience([]byte("regions: [narnia]\n"))
 	require.ErrorContains(t, err, "regions[0]")
 }

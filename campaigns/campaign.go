@@ -106,13 +106,16 @@ type Campaign struct {
 	CreatedBy        string         `json:"created_by"`
 	ApprovedBy       string         `json:"approved_by,omitempty"`
 	AudienceEstimate int64          `json:"audience_estimate"`
-	Targeted         int64          `json:"targeted"`
-	Cursor           int64          `json:"cursor"`
-	FanoutDoneAt     *time.Time     `json:"fanout_done_at,omitempty"`
-	CreatedAt        time.Time      `json:"created_at"`
-	StartedAt        *time.Time     `json:"started_at,omitempty"`
-	CompletedAt      *time.Time     `json:"completed_at,omitempty"`
-	CancelledAt      *time.Time     `json:"cancelled_at,omitempty"`
+	// JobSize is the number of notices per deliver_batch job; 0: the
+	// server's default.
+	JobSize      int        `json:"job_size,omitempty"`
+	Targeted     int64      `json:"targeted"`
+	Cursor       int64      `json:"cursor"`
+	FanoutDoneAt *time.Time `json:"fanout_done_at,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	StartedAt    *time.Time `json:"started_at,omitempty"`
+	CompletedAt  *time.Time `json:"completed_at,omitempty"`
+	CancelledAt  *time.Time `json:"cancelled_at,omitempty"`
 }
 
 // Final reports whether the campaign can no longer change state.
@@ -120,7 +123,7 @@ func (c *Campaign) Final() bool { return c.State == StateCompleted || c.State ==
 
 const columns = `id, name, kind, notice_kind, template_key, data, audience, start_at, pace_days, window_from, window_to,
 	weekdays_only, state, needs_approval, coalesce(calendar_key, ''), reason, test, created_by, coalesce(approved_by, ''),
-	audience_estimate, targeted, fanout_cursor, fanout_done_at, created_at, started_at, completed_at, cancelled_at`
+	audience_estimate, targeted, fanout_cursor, fanout_done_at, created_at, started_at, completed_at, cancelled_at, job_size`
 
 func scan(row pgx.Row) (*Campaign, error) {
 	var c Campaign
@@ -129,7 +132,7 @@ func scan(row pgx.Row) (*Campaign, error) {
 	err := row.Scan(&c.ID, &c.Name, &kind, &nkind, &c.TemplateKey, &data, &aud, &c.StartAt, &c.Pace.Days,
 		&c.Pace.WindowFrom, &c.Pace.WindowTo, &c.Pace.WeekdaysOnly, &c.State, &c.NeedsApproval, &c.CalendarKey,
 		&c.Reason, &c.Test, &c.CreatedBy, &c.ApprovedBy, &c.AudienceEstimate, &c.Targeted, &c.Cursor,
-		&c.FanoutDoneAt, &c.CreatedAt, &c.StartedAt, &c.CompletedAt, &c.CancelledAt)
+		&c.FanoutDoneAt, &c.CreatedAt, &c.StartedAt, &c.CompletedAt, &c.CancelledAt, &c.JobSize)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +162,9 @@ type New struct {
 	Reason      string
 	Test        bool
 	CreatedBy   string
+	// JobSize is the number of notices per deliver_batch job (0: the
+	// server's default).
+	JobSize int
 	// ApprovedBy pre-approves the campaign (calendar entries that name their
 	// approver); it must differ from CreatedBy.
 	ApprovedBy string
@@ -249,6 +255,9 @@ func Create(ctx context.Context, db DBTX, n New, cfg *Config) (c *Campaign, crea
 	if n.CreatedBy == "" {
 		return nil, false, &Error{Code: CodeInvalid, Field: "created_by", Msg: "the operator is required"}
 	}
+	if err := checkJobSize(n.JobSize); err != nil {
+		return nil, false, err
+	}
 	if n.TemplateKey == "" {
 		switch n.Kind {
 		case GeneralMailing:
@@ -314,14 +323,14 @@ func Create(ctx context.Context, db DBTX, n New, cfg *Config) (c *Campaign, crea
 	var id int64
 	err = db.QueryRow(ctx, `
 		INSERT INTO campaigns (name, kind, notice_kind, template_key, data, audience, start_at, pace_days, window_from,
-		    window_to, weekdays_only, state, needs_approval, calendar_key, reason, test, created_by, approved_by, approved_at)
+		    window_to, weekdays_only, state, needs_approval, calendar_key, reason, test, created_by, approved_by, approved_at, job_size)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-		    CASE WHEN $18::text IS NULL THEN NULL ELSE now() END)
+		    CASE WHEN $18::text IS NULL THEN NULL ELSE now() END, $19)
 		ON CONFLICT (calendar_key) DO NOTHING
 		RETURNING id`,
 		n.Name, string(n.Kind), string(nk), n.TemplateKey, data, n.Audience.JSON(), n.StartAt, n.Pace.Days,
 		n.Pace.WindowFrom, n.Pace.WindowTo, n.Pace.WeekdaysOnly, state, needs, calKey, n.Reason, n.Test,
-		n.CreatedBy, approvedBy).Scan(&id)
+		n.CreatedBy, approvedBy, n.JobSize).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		c, err := scan(db.QueryRow(ctx, `SELECT `+columns+` FROM campaigns WHERE calendar_key = $1`, n.CalendarKey))
 		return c, false, err
@@ -668,4 +677,26 @@ func operatorName(s string) string {
 		}
 	}
 	return s
+}
+
+// MaxJobSize bounds a campaign's notices per deliver_batch job.
+const MaxJobSize = 10000
+
+func checkJobSize(n int) error {
+	if n < 0 || n > MaxJobSize {
+		return &Error{Code: CodeInvalid, Field: "job_size", Msg: fmt.Sprintf("%d is not a job size: give 1 to %d notices per job (0: the default)", n, MaxJobSize)}
+	}
+	return nil
+}
+
+// SetJobSize records the campaign's notices per deliver_batch job, for the
+// batches not enqueued yet; 0 leaves it unchanged.
+func SetJobSize(ctx context.Context, db DBTX, id int64, n int) error {
+	if err := checkJobSize(n); err != nil || n == 0 {
+		return err
+	}
+	if _, err := db.Exec(ctx, `UPDATE campaigns SET job_size = $2, updated_at = now() WHERE id = $1`, id, n); err != nil {
+		return fmt.Errorf("set job size of campaign %d: %w", id, err)
+	}
+	return nil
 }

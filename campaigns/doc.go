@@ -23,7 +23,7 @@
 // An Audience is a declarative filter (JSON or YAML), compiled by Compile to
 // a parameterised SQL condition: values are always $n arguments, never SQL
 // text. Errors are *FilterError naming the field. PageSQL gives keyset
-// pagination by recipients.id; Preview and AudienceCommand give a dry run.
+// pagination by recipients.id; Preview gives a dry run.
 //
 // A Calendar (YAML, see example-calendar.yaml, the embedded default)
 // declares the year's general mailings, recurring reminders, the sweep's

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -77,7 +76,7 @@ func setupAPI(t *testing.T, mutate func(a *API)) *apiBundle {
 		"admin":  {[]string{ScopeAdmin}, "", false},
 		"test":   {[]string{ScopeIngest, ScopeAudit}, "", true},
 	} {
-		secret, k, err := CreateKey(ctx, pool, name, spec.operator, spec.scopes, spec.test)
+		secret, k, err := jobs.CreateAPIKey(ctx, pool, jobs.NewAPIKey{Name: name, Operator: spec.operator, Scopes: spec.scopes, Test: spec.test})
 		require.NoError(t, err)
 		b.keys[name], b.keyIDs[name] = secret, k.ID
 	}
@@ -176,9 +175,9 @@ func TestAuth(t *testing.T) {
 	b := setupAPI(t, nil)
 	b.recipient(t, "1000001")
 	ctx := context.Background()
-	revokedSecret, revoked, err := CreateKey(ctx, b.pool, "old", "", []string{ScopeIngest}, false)
+	revokedSecret, revoked, err := jobs.CreateAPIKey(ctx, b.pool, jobs.NewAPIKey{Name: "old", Scopes: []string{ScopeIngest}})
 	require.NoError(t, err)
-	require.NoError(t, RevokeKey(ctx, b.pool, revoked.ID))
+	require.NoError(t, jobs.RevokeAPIKey(ctx, b.pool, revoked.ID))
 	before := b.written(t)
 	event := `{"event_id":"E1","recipient_ref":"1000001","event":"opened","benefit":"APL","amount":245.3,"effective_on":"2027-04-01"}`
 
@@ -340,7 +339,17 @@ func TestImportEndpoint(t *testing.T) {
 	t.Parallel()
 	b := setupAPI(t, func(a *API) { a.MaxImportBytes = 4096 })
 	csv := "\ufeffnumero_allocataire;prenom;nom;telephone;code_postal\n1000001;Léa;Dupré;06 12 34 56 78;75011\n1000002;Jean;Martin;01 23;75011\n1000003;Paul;Durand;;\n"
-	status, out := b.doJSON(t, "POST", "/v1/recipients:import", "ingest", csv)
+	// A dry run: per-row errors, nothing written.
+	status, out := b.doJSON(t, "POST", "/v1/recipients:import?dry_run=true", "ingest", csv)
+	require.Equal(t, 200, status, out)
+	require.EqualValues(t, 2, out["valid"])
+	require.EqualValues(t, 1, out["rejected"])
+	require.Equal(t, true, out["dry_run"])
+	require.Zero(t, b.count(t, "recipients"))
+	status, _ = b.doJSON(t, "POST", "/v1/recipients:import?dry_run=maybe", "ingest", csv)
+	require.Equal(t, 400, status)
+
+	status, out = b.doJSON(t, "POST", "/v1/recipients:import", "ingest", csv)
 	require.Equal(t, 200, status)
 	require.EqualValues(t, 2, out["inserted"])
 	require.EqualValues(t, 1, out["rejected"])
@@ -631,56 +640,32 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(raw), &doc))
 	require.Equal(t, "3.1.0", doc.OpenAPI)
 	for path, methods := range map[string][]string{
-		"/v1/recipients/{ref}":     {"put", "get"},
-		"/v1/recipients:import":    {"post"},
-		"/v1/events/rights":        {"post"},
-		"/v1/events/life":          {"post"},
-		"/v1/requests":             {"post"},
-		"/v1/requests/{id}":        {"get"},
-		"/v1/requests/{id}/answer": {"post"},
-		"/v1/notices/{id}":         {"get"},
-		"/v1/openapi.json":         {"get"},
+		"/v1/recipients/{ref}":       {"put", "get"},
+		"/v1/recipients:import":      {"post"},
+		"/v1/events/rights":          {"post"},
+		"/v1/events/life":            {"post"},
+		"/v1/requests":               {"post", "get"},
+		"/v1/requests/{id}":          {"get"},
+		"/v1/requests/{id}/answer":   {"post"},
+		"/v1/notices/{id}":           {"get"},
+		"/v1/openapi.json":           {"get"},
+		"/v1/recipients":             {"get"},
+		"/v1/notices":                {"get"},
+		"/v1/campaigns":              {"get"},
+		"/v1/campaigns/{id}":         {"get"},
+		"/v1/campaigns/{id}:approve": {"post"},
+		"/v1/campaigns/{id}:start":   {"post"},
+		"/v1/campaigns/{id}:pause":   {"post"},
+		"/v1/campaigns/{id}:resume":  {"post"},
+		"/v1/campaigns/{id}:cancel":  {"post"},
+		"/v1/campaigns/{id}:retry":   {"post"},
+		"/v1/reminders":              {"post"},
+		"/v1/compliance/{rule}":      {"get"},
+		"/v1/callback":               {"put", "get", "delete"},
+		"/v1/callback/failures":      {"get"},
 	} {
 		for _, m := range methods {
 			require.Contains(t, doc.Paths[path], m, path)
 		}
 	}
-}
-
-func TestAPIKeyCommand(t *testing.T) {
-	t.Parallel()
-	pool := pgtest.New(t)
-	ctx := context.Background()
-	var out bytes.Buffer
-	require.NoError(t, APIKeyCommand(ctx, pool, &out, []string{"create", "--name", "cristal", "--scope", "ingest,audit", "--test"}))
-	require.Contains(t, out.String(), "Created API key 1 \"cristal\", test (outbox only), scopes ingest,audit.")
-	secret := strings.Fields(strings.Split(out.String(), "\n")[2])[0]
-	require.True(t, strings.HasPrefix(secret, TestPrefix))
-	k, err := lookupKey(ctx, pool, "Bearer "+secret)
-	require.NoError(t, err)
-	require.Equal(t, Key{ID: 1, Name: "cristal", Scopes: []string{"ingest", "audit"}, Test: true}, k)
-	var stored []byte
-	require.NoError(t, pool.QueryRow(ctx, "SELECT hash FROM api_keys").Scan(&stored))
-	require.NotContains(t, string(stored), secret, "only the hash is stored")
-
-	err = APIKeyCommand(ctx, pool, io.Discard, []string{"create", "--name", "console", "--scope", "staff"})
-	require.ErrorContains(t, err, "--operator")
-	err = APIKeyCommand(ctx, pool, io.Discard, []string{"create", "--name", "x", "--scope", "root"})
-	require.ErrorContains(t, err, `unknown scope "root"`)
-
-	out.Reset()
-	require.NoError(t, APIKeyCommand(ctx, pool, &out, []string{"list"}))
-	require.Contains(t, out.String(), "cristal")
-	require.Contains(t, out.String(), secret[:shownPrefix]+"…")
-	require.NotContains(t, out.String(), secret)
-
-	out.Reset()
-	require.NoError(t, APIKeyCommand(ctx, pool, &out, []string{"revoke", "1"}))
-	_, err = lookupKey(ctx, pool, "Bearer "+secret)
-	require.ErrorContains(t, err, "revoked")
-	require.ErrorIs(t, APIKeyCommand(ctx, pool, io.Discard, []string{"revoke", "99"}), ErrKeyNotFound)
-
-	out.Reset()
-	require.NoError(t, APIKeyCommand(ctx, pool, &out, []string{"--help"}))
-	require.Contains(t, out.String(), "courrier apikey create --name NAME")
 }

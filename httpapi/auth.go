@@ -2,41 +2,18 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/courrier-dev/courrier/jobs"
 )
-
-// API key scopes.
-const (
-	ScopeIngest = "ingest" // upstream systems: beneficiaries, events, requests
-	ScopeStaff  = "staff"  // agency staff: reminders, campaigns, answers
-	ScopeAdmin  = "admin"  // keys, configuration, River UI
-	ScopeAudit  = "audit"  // read-only reports and evidence
-)
-
-// Scopes lists every scope.
-var Scopes = []string{ScopeIngest, ScopeStaff, ScopeAdmin, ScopeAudit}
-
-// Key is the API key a request was authenticated with.
-type Key struct {
-	ID       int64    `json:"id"`
-	Name     string   `json:"name"`
-	Operator string   `json:"operator,omitempty"` // staff person the key belongs to
-	Scopes   []string `json:"scopes"`
-	Test     bool     `json:"test"` // notices created with it go to the outbox only
-}
-
-// Has reports whether k carries scope.
-func (k Key) Has(scope string) bool { return slices.Contains(k.Scopes, scope) }
 
 type keyCtx struct{}
 
@@ -65,12 +42,6 @@ func Actor(ctx context.Context) string {
 		s += "/" + k.Operator
 	}
 	return s
-}
-
-// hashSecret is what api_keys.hash stores.
-func hashSecret(secret string) []byte {
-	sum := sha256.Sum256([]byte(secret))
-	return sum[:]
 }
 
 // lastUsedEvery throttles the last_used_at writes of a busy key.
@@ -123,7 +94,7 @@ func lookupKey(ctx context.Context, db *pgxpool.Pool, header string) (Key, error
 		      AND (last_used_at IS NULL OR last_used_at < now() - $2::interval)
 		)
 		SELECT id, name, operator, scopes, test, revoked_at FROM k`,
-		hashSecret(secret), fmt.Sprintf("%d seconds", int(lastUsedEvery.Seconds())),
+		jobs.HashAPISecret(secret), fmt.Sprintf("%d seconds", int(lastUsedEvery.Seconds())),
 	).Scan(&k.ID, &k.Name, &k.Operator, &k.Scopes, &k.Test, &revoked)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, unauthorized("invalid API key")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,6 +23,7 @@ type reminderRequest struct {
 	Data           map[string]any  `json:"data"`
 	Reason         string          `json:"reason"`
 	IdempotencyKey string          `json:"idempotency_key"`
+	SendAt         string          `json:"send_at"` // RFC 3339; absent: at once
 }
 
 // RemindersHandler serves POST /v1/reminders: a staff reminder from a
@@ -29,7 +31,8 @@ type reminderRequest struct {
 // a notice is enqueued at once; 201, or 200 for a replay) or to an audience
 // (a declarative filter: a reminder campaign is created and started, 201;
 // above the approval threshold it waits for a second operator's approval,
-// 202). The operator is the request's key (Actor). Mount it behind
+// 202). send_at (RFC 3339) schedules it for later. The operator is the
+// request's key (Actor). Mount it behind
 // RequireScope("staff", …). cfg may be nil (defaults).
 func RemindersHandler(db *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *campaigns.Config, logger *slog.Logger) http.Handler {
 	if logger == nil {
@@ -46,8 +49,17 @@ func RemindersHandler(db *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *campa
 			writeError(w, unauthorized("an API key is required: send Authorization: Bearer <key>"))
 			return
 		}
+		var sendAt *time.Time
+		if req.SendAt != "" {
+			t, err := time.Parse(time.RFC3339, req.SendAt)
+			if err != nil {
+				writeError(w, invalid("send_at", "must be a time in RFC 3339, e.g. 2027-03-16T09:00:00+01:00"))
+				return
+			}
+			sendAt = &t
+		}
 		rem := jobs.Reminder{Template: req.Template, RecipientRef: req.RecipientRef, Data: req.Data, Reason: req.Reason,
-			IdempotencyKey: req.IdempotencyKey, Operator: actor}
+			IdempotencyKey: req.IdempotencyKey, Operator: actor, SendAt: sendAt}
 		if k, ok := KeyFromContext(r.Context()); ok {
 			rem.Test = k.Test
 		}
@@ -78,6 +90,9 @@ func RemindersHandler(db *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *campa
 		body := map[string]any{"created": res.Created}
 		if res.NoticeID != 0 {
 			body["notice_id"] = res.NoticeID
+		}
+		if sendAt != nil {
+			body["send_at"] = sendAt.UTC()
 		}
 		if c := res.Campaign; c != nil {
 			body["campaign"] = map[string]any{

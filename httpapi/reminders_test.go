@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -96,4 +97,54 @@ func TestRemindersHandler(t *testing.T) {
 	require.ErrorContains(t, err, "four-eyes", "the same operator, through the CLI, cannot approve")
 	_, err = campaigns.Approve(ctx, pool, cid, "Pierre Curie")
 	require.NoError(t, err)
+}
+
+// Issue 16: one-off reminders could not be scheduled for later.
+func TestRemindersSendAt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	client, err := jobs.NewInsertClient(pool, nil)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO recipients (ref, benefits, postal_code) SELECT 'R' || g, '{RSA}', '75011' FROM generate_series(1, 3) g`)
+	require.NoError(t, err)
+	h := RemindersHandler(pool, client, &campaigns.Config{ApprovalThreshold: 100}, nil)
+	key := Key{ID: 7, Name: "console", Operator: "Marie Curie", Scopes: []string{"staff"}}
+	post := func(body string) (int, map[string]any) {
+		req := httptest.NewRequest(http.MethodPost, "/v1/reminders", strings.NewReader(body)).WithContext(WithKey(ctx, key))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &out), rec.Body.String())
+		return rec.Code, out
+	}
+	at := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	data := `"data": {"title": "Rendez-vous", "message": "Mardi à 10 h."}, "reason": "rendez-vous"`
+
+	status, out := post(`{"template": "reminder_generic", "recipient_ref": "R1", ` + data + `, "send_at": "` + at.Format(time.RFC3339) + `"}`)
+	require.Equal(t, http.StatusCreated, status, out)
+	require.Equal(t, at.Format(time.RFC3339), out["send_at"])
+	var scheduled time.Time
+	var state string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT scheduled_at, state FROM river_job WHERE kind = 'deliver'`).Scan(&scheduled, &state))
+	require.True(t, scheduled.Equal(at), "deliver job scheduled at %s, want %s", scheduled, at)
+	require.Equal(t, "scheduled", state)
+
+	// An audience: the reminder campaign starts at send_at.
+	status, out = post(`{"template": "reminder_generic", "audience": {"benefits": ["RSA"]}, ` + data + `, "send_at": "` + at.Format(time.RFC3339) + `"}`)
+	require.Equal(t, http.StatusCreated, status, out)
+	c := out["campaign"].(map[string]any)
+	require.Equal(t, "scheduled", c["state"])
+	require.NoError(t, pool.QueryRow(ctx, `SELECT scheduled_at FROM river_job WHERE kind = 'fanout'`).Scan(&scheduled))
+	require.True(t, scheduled.Equal(at))
+
+	// A time in the past or not a time names the field.
+	for _, bad := range []string{`"2020-01-01T10:00:00Z"`, `"mardi"`} {
+		status, out = post(`{"template": "reminder_generic", "recipient_ref": "R2", ` + data + `, "send_at": ` + bad + `}`)
+		require.Equal(t, http.StatusBadRequest, status, out)
+		require.Equal(t, "send_at", out["error"].(map[string]any)["field"], out)
+	}
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM notices`).Scan(&n))
+	require.Equal(t, 1, n, "nothing written for bad input")
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,6 +17,7 @@ import (
 // Server routes HTTP requests to courrier's handlers.
 type Server struct {
 	mux    *http.ServeMux
+	routes []string
 	db     *pgxpool.Pool
 	logger *slog.Logger
 }
@@ -26,16 +28,22 @@ func NewServer(db *pgxpool.Pool, logger *slog.Logger) *Server {
 		logger = slog.Default()
 	}
 	s := &Server{mux: http.NewServeMux(), db: db, logger: logger}
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.HandleFunc("GET /healthz", s.healthz)
+	s.HandleFunc("GET /readyz", s.readyz)
 	return s
 }
 
 // Handle mounts h on pattern (net/http ServeMux patterns, e.g. "POST /v1/x").
-func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+func (s *Server) Handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, h)
+	s.routes = append(s.routes, pattern)
+}
 
 // HandleFunc mounts f on pattern.
-func (s *Server) HandleFunc(pattern string, f http.HandlerFunc) { s.mux.HandleFunc(pattern, f) }
+func (s *Server) HandleFunc(pattern string, f http.HandlerFunc) { s.Handle(pattern, f) }
+
+// Routes lists the patterns mounted, in mount order.
+func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -3,13 +3,13 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"math"
 	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/courrier-dev/courrier/jobs"
+	"github.com/courrier-dev/courrier/templates"
 )
 
 // recipientID finds the beneficiary a body names by number.
@@ -42,15 +42,13 @@ func cents(field string, euros *float64) (*int64, error) {
 	if euros == nil {
 		return nil, nil
 	}
-	c := *euros * 100
-	r := math.Round(c)
-	if math.IsNaN(c) || math.Abs(c-r) > 1e-6 || math.Abs(r) > 1e13 {
+	v, err := templates.CentsFromEuros(*euros)
+	if err != nil || v > 1e13 {
 		return nil, invalid(field, "must be an amount of euros with at most two decimals")
 	}
-	if r < 0 {
+	if v < 0 {
 		return nil, invalid(field, "must not be negative")
 	}
-	v := int64(r)
 	return &v, nil
 }
 

@@ -223,6 +223,15 @@ func (a *API) getRecipient(w http.ResponseWriter, r *http.Request) {
 // importRecipients spools the CSV body to a temporary file first, so that a
 // body over the limit is refused before any row is written.
 func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
+	var dryRun bool
+	switch v := r.URL.Query().Get("dry_run"); v {
+	case "", "false", "0":
+	case "true", "1":
+		dryRun = true
+	default:
+		a.fail(w, r, invalid("dry_run", "must be true or false"))
+		return
+	}
 	max := a.maxImport()
 	if r.ContentLength > max {
 		a.fail(w, r, &http.MaxBytesError{Limit: max})
@@ -250,7 +259,7 @@ func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context())})
+	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context()), DryRun: dryRun})
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -59,6 +59,15 @@ func (d *CampaignDeps) jobSize() int {
 	return 250
 }
 
+// jobSizeFor is the campaign's own job size if it has one, else the
+// server's.
+func (d *CampaignDeps) jobSizeFor(c *campaigns.Campaign) int {
+	if c.JobSize > 0 {
+		return c.JobSize
+	}
+	return d.jobSize()
+}
+
 func (d *CampaignDeps) log() *slog.Logger {
 	if d.Logger != nil {
 		return d.Logger
@@ -214,7 +223,7 @@ func (d *CampaignDeps) enqueueBatches(ctx context.Context, tx pgx.Tx, client *ri
 		return nil
 	}
 	meta := campaignMetadata(c.ID)
-	size := d.jobSize()
+	size := d.jobSizeFor(c)
 	estimate := max(c.AudienceEstimate, offset+int64(len(ids)))
 	params := make([]river.InsertManyParams, 0, len(ids)/size+1)
 	for i := 0; i < len(ids); i += size {
@@ -246,7 +255,8 @@ func CampaignActive(ctx context.Context, db campaigns.DBTX, campaignID int64) (b
 }
 
 // StartCampaign starts an approved campaign (or a draft that needs no
-// approval) and enqueues its fan-out, in one transaction.
+// approval) and enqueues its fan-out, in one transaction. The fan-out uses
+// the campaign's job size (campaigns.New.JobSize, SetCampaignJobSize).
 func StartCampaign(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx.Tx], id int64, actor string, cfg *campaigns.Config) (*campaigns.Campaign, error) {
 	var c *campaigns.Campaign
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -317,6 +327,9 @@ func ResumeCampaign(ctx context.Context, pool *pgxpool.Pool, client *river.Clien
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		now := time.Now()
 		var err error
+		if err := campaigns.SetJobSize(ctx, tx, id, jobSize); err != nil {
+			return err
+		}
 		if c, err = campaigns.MarkResumed(ctx, tx, id, actor, now); err != nil {
 			return err
 		}
@@ -371,7 +384,7 @@ func (d *CampaignDeps) requeuePending(ctx context.Context, tx pgx.Tx, client *ri
 		if len(ids) == 0 {
 			return nil
 		}
-		size := d.jobSize()
+		size := d.jobSizeFor(c)
 		var params []river.InsertManyParams
 		for i := 0; i < len(ids); i += size {
 			chunk := ids[i:min(i+size, len(ids))]
@@ -421,6 +434,9 @@ func RetryCampaign(ctx context.Context, pool *pgxpool.Pool, client *river.Client
 	var ids []int64
 	d := &CampaignDeps{Pool: pool, JobSize: jobSize}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if err := campaigns.SetJobSize(ctx, tx, id, jobSize); err != nil {
+			return err
+		}
 		c, err := campaigns.GetForUpdate(ctx, tx, id)
 		if err != nil {
 			return err

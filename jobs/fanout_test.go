@@ -313,3 +313,25 @@ func TestFanoutStopsWhenNotRunning(t *testing.T) {
 	var ce *campaigns.Error
 	require.True(t, errors.As(err, &ce))
 }
+
+// Issue 16: --job-size was ignored; the campaign's own job size now sets
+// the notices per deliver_batch job of its fan-out.
+func TestFanoutUsesCampaignJobSize(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := campaignSetup(t)
+	b.seedRecipients(t, 10)
+	c, err := CreateCampaignFromFile(ctx, b.pool, []byte("kind: general_mailing\ndata: {period: \"printemps 2027\"}\njob_size: 9\n"), "alice", 4, nil)
+	require.NoError(t, err)
+	require.Equal(t, 4, c.JobSize, "the flag wins over the file")
+	_, err = ApproveCampaign(ctx, b.pool, c.ID, "bob")
+	require.NoError(t, err)
+	_, err = StartCampaign(ctx, b.pool, b.client, c.ID, "alice", nil)
+	require.NoError(t, err)
+	require.NoError(t, b.deps.fanout(ctx, b.client, c.ID))
+	rows, err := b.pool.Query(ctx, `SELECT jsonb_array_length(args->'notice_ids') FROM river_job WHERE kind = 'deliver_batch' ORDER BY id`)
+	require.NoError(t, err)
+	sizes, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	require.NoError(t, err)
+	require.Equal(t, []int{4, 4, 2}, sizes)
+}

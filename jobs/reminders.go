@@ -30,8 +30,11 @@ type Reminder struct {
 	// IdempotencyKey makes a replayed one-beneficiary reminder harmless;
 	// default: a hash of template, beneficiary, data, reason and the day.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
-	Operator       string `json:"-"`
-	Test           bool   `json:"-"`
+	// SendAt schedules the reminder for later (nil: at once). It must lie
+	// in the future, at most MaxReminderDelay ahead.
+	SendAt   *time.Time `json:"send_at,omitempty"`
+	Operator string     `json:"-"`
+	Test     bool       `json:"-"`
 }
 
 // ReminderResult says what SendReminder did.
@@ -42,7 +45,12 @@ type ReminderResult struct {
 	// NeedsApproval: the audience is above the approval threshold; the
 	// campaign waits for `courrier campaign approve` by another operator.
 	NeedsApproval bool `json:"needs_approval"`
+	// SendAt is when a scheduled one-beneficiary reminder goes.
+	SendAt *time.Time `json:"send_at,omitempty"`
 }
+
+// MaxReminderDelay is how far ahead a reminder may be scheduled.
+const MaxReminderDelay = 366 * 24 * time.Hour
 
 // SendReminder validates r and either enqueues one notice at once (a
 // beneficiary) or creates a reminder campaign (an audience), started at
@@ -61,6 +69,15 @@ func SendReminder(ctx context.Context, pool *pgxpool.Pool, client *river.Client[
 	case (r.RecipientRef == "") == (r.Audience == nil):
 		return nil, &campaigns.Error{Code: campaigns.CodeInvalid, Field: "recipient_ref", Msg: "give either recipient_ref or audience"}
 	}
+	now := time.Now()
+	if r.SendAt != nil {
+		switch {
+		case r.SendAt.Before(now.Add(-time.Minute)):
+			return nil, &campaigns.Error{Code: campaigns.CodeInvalid, Field: "send_at", Msg: "is in the past: give a time to come, or none to send at once"}
+		case r.SendAt.After(now.Add(MaxReminderDelay)):
+			return nil, &campaigns.Error{Code: campaigns.CodeInvalid, Field: "send_at", Msg: "is more than a year ahead"}
+		}
+	}
 	if r.Data == nil {
 		r.Data = map[string]any{}
 	}
@@ -69,7 +86,7 @@ func SendReminder(ctx context.Context, pool *pgxpool.Pool, client *river.Client[
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			c, _, err := campaigns.Create(ctx, tx, campaigns.New{
 				Name: r.Template + ": " + r.Reason, Kind: campaigns.Reminder, TemplateKey: r.Template, Data: r.Data,
-				Audience: *r.Audience, Reason: r.Reason, CreatedBy: r.Operator, Test: r.Test,
+				Audience: *r.Audience, Reason: r.Reason, CreatedBy: r.Operator, Test: r.Test, StartAt: r.SendAt,
 			}, cfg)
 			if err != nil {
 				return err
@@ -78,7 +95,7 @@ func SendReminder(ctx context.Context, pool *pgxpool.Pool, client *river.Client[
 			if c.NeedsApproval {
 				return nil
 			}
-			res.Campaign, err = startCampaignTx(ctx, tx, client, c.ID, r.Operator, time.Now(), cfg)
+			res.Campaign, err = startCampaignTx(ctx, tx, client, c.ID, r.Operator, now, cfg)
 			return err
 		})
 		if err != nil {
@@ -103,17 +120,25 @@ func SendReminder(ctx context.Context, pool *pgxpool.Pool, client *river.Client[
 	key := r.IdempotencyKey
 	if key == "" {
 		data, _ := json.Marshal(r.Data)
+		day := now
+		if r.SendAt != nil {
+			day = *r.SendAt
+		}
 		sum := sha256.Sum256([]byte(strings.Join([]string{r.Template, r.RecipientRef, string(data), r.Reason,
-			time.Now().In(campaigns.Paris()).Format("2006-01-02")}, "\x00")))
+			day.In(campaigns.Paris()).Format("2006-01-02")}, "\x00")))
 		key = "reminder:" + hex.EncodeToString(sum[:16])
 	}
-	var res ReminderResult
+	var opts *EnqueueOpts
+	if r.SendAt != nil {
+		opts = &EnqueueOpts{NotBefore: *r.SendAt}
+	}
+	res := ReminderResult{SendAt: r.SendAt}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error
 		res.NoticeID, res.Created, err = EnqueueNotice(ctx, tx, client, notices.New{
 			RecipientID: rcpt.ID, Kind: notices.Kind(r.Template), Data: r.Data, IdempotencyKey: key,
 			CreatedBy: r.Operator, Test: r.Test,
-		}, nil)
+		}, opts)
 		return err
 	})
 	if err != nil {

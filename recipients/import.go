@@ -231,6 +231,9 @@ type ImportOpts struct {
 	// MaxRejections caps the rejected rows listed in the summary (all are
 	// counted). Default 1,000.
 	MaxRejections int
+	// DryRun checks every row and writes nothing: the summary counts the
+	// rows that would be imported (Valid) and lists the rejected ones.
+	DryRun bool
 }
 
 // Rejection is a row that was not imported.
@@ -254,6 +257,8 @@ type ImportSummary struct {
 	Updated    int         `json:"updated"`
 	Unchanged  int         `json:"unchanged"`
 	Rejected   int         `json:"rejected"`
+	Valid      int         `json:"valid"` // rows accepted (written, or that a dry run would write)
+	DryRun     bool        `json:"dry_run,omitempty"`
 	Rejections []Rejection `json:"rejections"` // at most MaxRejections, in line order
 	Separator  string      `json:"separator"`
 }
@@ -421,7 +426,7 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		keep = slices.DeleteFunc(keep, func(c string) bool { return c == "phone_type" })
 	}
 
-	sum := &ImportSummary{Separator: string(sep), Rejections: []Rejection{}}
+	sum := &ImportSummary{Separator: string(sep), Rejections: []Rejection{}, DryRun: opts.DryRun}
 	reject := func(line int, field, reason string) {
 		sum.Rejected++
 		if len(sum.Rejections) < opts.MaxRejections {
@@ -432,6 +437,11 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 	batch := make([]*Recipient, 0, opts.BatchSize)
 	flush := func() error {
 		if len(batch) == 0 {
+			return nil
+		}
+		sum.Valid += len(batch)
+		if opts.DryRun {
+			batch = batch[:0]
 			return nil
 		}
 		var outcomes []string

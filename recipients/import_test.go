@@ -1,11 +1,9 @@
 package recipients
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -170,20 +168,20 @@ func TestImportFileErrors(t *testing.T) {
 	require.Zero(t, n)
 }
 
-func TestImportCommand(t *testing.T) {
+func TestImportDryRunWritesNothing(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
-	path := t.TempDir() + "/f.csv"
-	require.NoError(t, writeFile(path, mixedCSV))
-	var out bytes.Buffer
-	require.NoError(t, ImportCommand(context.Background(), pool, &out, []string{"recipients", "--show", "2", path}))
-	require.Contains(t, out.String(), "inserted:   3\n")
-	require.Contains(t, out.String(), "rejected:   8\n")
-	require.Contains(t, out.String(), "  line 3: email is not a valid email address\n")
-	require.Contains(t, out.String(), "… and 6 more rejected rows")
-	require.NotContains(t, out.String(), "Dupré")
+	sum, err := Import(context.Background(), pool, strings.NewReader(mixedCSV), ImportOpts{DryRun: true})
+	require.NoError(t, err)
+	require.True(t, sum.DryRun)
+	require.Equal(t, 3, sum.Valid)
+	require.Equal(t, 8, sum.Rejected)
+	require.Equal(t, wantRejections(), sum.Rejections)
+	require.Zero(t, sum.Inserted)
+	var n int
+	require.NoError(t, pool.QueryRow(context.Background(), "SELECT count(*) FROM recipients").Scan(&n))
+	require.Zero(t, n)
 }
-
 func BenchmarkImport100k(b *testing.B) {
 	pool := pgtest.New(b)
 	var sb strings.Builder
@@ -201,5 +199,3 @@ func BenchmarkImport100k(b *testing.B) {
 		}
 	}
 }
-
-func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }

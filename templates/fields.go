@@ -2,6 +2,7 @@ package templates
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -142,10 +143,11 @@ func convert(t FieldType, v any) (any, string) {
 	case TypeMoney:
 		switch n := v.(type) {
 		case float64:
-			if math.IsNaN(n) || math.IsInf(n, 0) || math.Abs(n) > 1e13 {
-				return nil, fmt.Sprintf("got %v, not an amount", n)
+			c, err := CentsFromEuros(n)
+			if err != nil {
+				return nil, fmt.Sprintf("got %v, which %v", n, err)
 			}
-			return Money(math.Round(n * 100)), ""
+			return Money(c), ""
 		case int:
 			return Money(int64(n) * 100), ""
 		case int64:
@@ -184,6 +186,21 @@ func convert(t FieldType, v any) (any, string) {
 		}
 	}
 	return nil, "got " + describe(v)
+}
+
+// ErrAmount is returned by CentsFromEuros.
+var ErrAmount = errors.New("is not an amount of euros with at most two decimals")
+
+// CentsFromEuros converts an amount of euros given as a number to cents.
+// It is the one check of amounts: the API, `courrier send` and the
+// templates all reject 12.345 rather than round it.
+func CentsFromEuros(euros float64) (int64, error) {
+	c := euros * 100
+	r := math.Round(c)
+	if math.IsNaN(c) || math.IsInf(c, 0) || math.Abs(c-r) > 1e-6 || math.Abs(r) > 1e15 {
+		return 0, ErrAmount
+	}
+	return int64(r), nil
 }
 
 // parseMoney reads a decimal amount of euros with at most two decimals.

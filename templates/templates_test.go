@@ -143,6 +143,8 @@ func TestRenderDataErrors(t *testing.T) {
 		{"null", KindRightsOpened, "sms", func(d map[string]any) { d["amount"] = nil }, "amount", "money", "missing"},
 		{"money as words", KindRightsOpened, "letter", func(d map[string]any) { d["amount"] = "deux cents euros" }, "amount", "money", "not an amount"},
 		{"money with 3 decimals", KindRightsOpened, "email", func(d map[string]any) { d["amount"] = "12.345" }, "amount", "money", "not an amount"},
+		// Issue 16: a number with three decimals was rounded to 12,35 €.
+		{"money number with 3 decimals", KindRightsOpened, "email", func(d map[string]any) { d["amount"] = 12.345 }, "amount", "money", "at most two decimals"},
 		{"bad date", KindRightsOpened, "email", func(d map[string]any) { d["effective_date"] = "15/03/2027" }, "effective_date", "date", "not a date"},
 		{"date as number", KindRightsOpened, "email", func(d map[string]any) { d["effective_date"] = 20270315.0 }, "effective_date", "date", "got a number"},
 		{"string as number", KindRightsOpened, "email", func(d map[string]any) { d["benefit"] = 12.0 }, "benefit", "string", "got a number"},

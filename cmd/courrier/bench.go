@@ -26,8 +26,12 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		"  - fan-out only: a general mailing's notices and deliver_batch jobs created;\n"+
 		"  - end to end email: the mailing delivered to an in-process SMTP sink, ledger recorded;\n"+
 		"  - end to end SMS: the same over an in-process Twilio-shaped HTTP sink;\n"+
+		"  - mixed (not in the default set): the email mailing again while single acknowledgements\n"+
+		"    are enqueued at --ack-rate per second; reports their enqueue→accepted p50/p99;\n"+
 		"  - compliance: each report over the resulting ledger.\n"+
-		"Prints a table and the ratios to the River baseline; --json writes the same as JSON.")
+		"Every phase reports CPU per item (this process / the rest of the machine) and the\n"+
+		"PostgreSQL WAL written per item. Prints a table and the ratios to the River baseline;\n"+
+		"--json writes the same as JSON.")
 	n := fs.Int("recipients", 100_000, "number of synthetic beneficiaries")
 	batch := fs.Int("batch", 200, "notices per deliver_batch job")
 	fanoutBatch := fs.Int("fanout-batch", 5_000, "beneficiaries per fan-out transaction")
@@ -37,8 +41,10 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	cooldown := fs.Duration("fetch-cooldown", time.Millisecond, "River FetchCooldown")
 	conns := fs.Int("smtp-connections", 8, "SMTP connections (and messages sent at once per batch)")
 	poolSize := fs.Int("pool", 40, "PostgreSQL connections")
-	phases := fs.String("phases", "import,river,fanout,email,sms,compliance", "phases to run, comma-separated")
+	phases := fs.String("phases", "import,river,fanout,email,sms,compliance", "phases to run, comma-separated: import, river, fanout, email, sms, mixed, compliance")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
+	ackRate := fs.Int("ack-rate", 20, "single acknowledgements per second during the mixed phase")
+	processes := fs.Int("processes", 1, "processes working the end-to-end phases (this one included); each extra one\nis this binary's bench-worker, on the same database, its CPU counted as courrier's")
 	keep := fs.Bool("keep", false, "keep the benchmark database instead of dropping it")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -92,7 +98,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 
 	opts := bench.Options{
 		Recipients: *n, BatchSize: *batch, FanoutBatch: *fanoutBatch, Workers: *workers, BulkWorkers: *bulk, FetchCooldown: *cooldown,
-		SMTPConns: *conns, Phases: strings.Split(*phases, ","), Logger: logger,
+		SMTPConns: *conns, Phases: strings.Split(*phases, ","), Logger: logger, AckRate: *ackRate,
+		Processes: *processes, SpawnWorker: spawnBenchWorker(u.String(), *poolSize, *workers, *bulk, *cooldown, *conns, *batch, *fanoutBatch),
 		Compliance: func(ctx context.Context, pool *pgxpool.Pool) (map[string]float64, error) {
 			out := map[string]float64{}
 			period, err := compliance.ParsePeriod(time.Now().AddDate(-1, 0, 0).Format("2006-01-02"), time.Now().Format("2006-01-02"))

@@ -4,10 +4,6 @@ import (
 	"context"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/courrier-dev/courrier/httpapi"
-	"github.com/courrier-dev/courrier/jobs"
-	"github.com/courrier-dev/courrier/recipients"
 )
 
 // wantsHelp reports whether args ask only for help, so that a command's
@@ -43,43 +39,5 @@ func withDBSealed(ctx context.Context, env *Env, args []string, f func(pool *pgx
 			return err
 		}
 		return sealNow(ctx, env, pool)
-	})
-}
-
-func runAPIKey(ctx context.Context, env *Env, args []string) error {
-	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
-		return httpapi.APIKeyCommand(ctx, pool, env.Stdout, args)
-	})
-}
-
-func runImport(ctx context.Context, env *Env, args []string) error {
-	return withDBSealed(ctx, env, args, func(pool *pgxpool.Pool) error {
-		return recipients.ImportCommand(ctx, pool, env.Stdout, args)
-	})
-}
-
-func runCampaign(ctx context.Context, env *Env, args []string) error {
-	return withDBSealed(ctx, env, args, func(pool *pgxpool.Pool) error {
-		if pool == nil {
-			return jobs.CampaignCommand(ctx, nil, nil, env.Stdout, args)
-		}
-		client, err := jobs.NewInsertClient(pool, env.logger())
-		if err != nil {
-			return err
-		}
-		return jobs.CampaignCommand(ctx, pool, client, env.Stdout, args)
-	})
-}
-
-func runRemind(ctx context.Context, env *Env, args []string) error {
-	return withDBSealed(ctx, env, args, func(pool *pgxpool.Pool) error {
-		if pool == nil {
-			return jobs.RemindCommand(ctx, nil, nil, env.Stdout, args)
-		}
-		client, err := jobs.NewInsertClient(pool, env.logger())
-		if err != nil {
-			return err
-		}
-		return jobs.RemindCommand(ctx, pool, client, env.Stdout, args)
 	})
 }

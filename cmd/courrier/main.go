@@ -41,6 +41,7 @@ func commands() []command {
 		{"apikey", "create, list and revoke API keys", runAPIKey},
 		{"templates", "list, lint and preview the message templates", runTemplates},
 		{"bench", "benchmark courrier end to end against River's own throughput", runBench},
+		{"bench-worker", "(started by bench --processes) one extra worker process", runBenchWorker},
 		{"version", "print the version", func(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintln(env.Stdout, "courrier", version)
 			return nil

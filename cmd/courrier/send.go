@@ -9,12 +9,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/jobs"
 	"github.com/courrier-dev/courrier/notices"
-	"github.com/courrier-dev/courrier/recipients"
 	"github.com/courrier-dev/courrier/templates"
 )
 
@@ -32,19 +29,6 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var missing []string
-	for name, v := range map[string]string{"--recipient": *ref, "--kind": *kind, "--key": *key, "--operator": *operator} {
-		if strings.TrimSpace(v) == "" {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("send: %s required (see courrier send --help)", strings.Join(missing, ", "))
-	}
-	k := notices.Kind(*kind)
-	if !k.Valid() {
-		return fmt.Errorf("send: --kind %q is not a notice kind", *kind)
-	}
 	data := map[string]any{}
 	if *dataFile != "" {
 		var raw []byte
@@ -61,6 +45,19 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("send: --data %s is not a JSON object: %w", *dataFile, err)
 		}
 	}
+	n := jobs.OneNotice{RecipientRef: *ref, Kind: notices.Kind(*kind), Data: data, Key: *key, Operator: *operator}
+	var missing []string
+	for name, v := range map[string]string{"--recipient": *ref, "--kind": *kind, "--key": *key, "--operator": *operator} {
+		if strings.TrimSpace(v) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("send: %s required (see courrier send --help)", strings.Join(missing, ", "))
+	}
+	if !n.Kind.Valid() {
+		return fmt.Errorf("send: --kind %q is not a notice kind", *kind)
+	}
 	tpl, err := templates.Load(&templates.Options{OverrideDir: env.Getenv("COURRIER_TEMPLATES")})
 	if err != nil {
 		return err
@@ -74,39 +71,22 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer closeDB()
-	r, err := recipients.GetByRef(ctx, pool, *ref)
-	if errors.Is(err, recipients.ErrNotFound) {
-		return fmt.Errorf("send: --recipient %q: no such beneficiary", *ref)
-	} else if err != nil {
-		return err
-	}
-	// Nothing half-valid is enqueued: every channel the notice may take must render.
-	in := templates.Input{Recipient: templates.Recipient{Ref: r.Ref, Civility: r.Civility, GivenName: r.GivenName, FamilyName: r.FamilyName}, Data: data}
-	for _, ch := range routes.For(string(k)) {
-		if !tpl.Has(string(k), string(ch)) {
-			continue
-		}
-		if _, err := tpl.Render(string(k), string(ch), in); err != nil {
-			return fmt.Errorf("send: --data: %w", err)
-		}
-	}
 	client, err := jobs.NewInsertClient(pool, env.logger())
 	if err != nil {
 		return err
 	}
-	var id int64
-	var created bool
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		id, created, err = jobs.EnqueueNotice(ctx, tx, client, notices.New{
-			RecipientID: r.ID, Kind: k, Data: data, IdempotencyKey: "cli:" + *key, CreatedBy: "cli/" + *operator,
-		}, nil)
-		return err
-	})
-	if err != nil {
-		return err
+	id, created, err := jobs.SendNotice(ctx, pool, client, tpl, routes, n)
+	switch {
+	case errors.Is(err, jobs.ErrNoSuchRecipient):
+		return fmt.Errorf("send: --recipient %q: no such beneficiary", *ref)
+	case err != nil && strings.HasPrefix(err.Error(), "data: "):
+		return fmt.Errorf("send: --%w", err)
+	case err != nil:
+		return fmt.Errorf("send: %w", err)
 	}
+	k := n.Kind
 	if created {
-		fmt.Fprintf(env.Stdout, "notice %d enqueued (%s for beneficiary %s)\n", id, k, r.Ref)
+		fmt.Fprintf(env.Stdout, "notice %d enqueued (%s for beneficiary %s)\n", id, k, *ref)
 	} else {
 		fmt.Fprintf(env.Stdout, "notice %d already exists for key %q: nothing new\n", id, *key)
 	}

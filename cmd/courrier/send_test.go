@@ -46,3 +46,21 @@ func TestSendValidatesThenEnqueuesOnce(t *testing.T) {
 	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT created_by FROM notices`).Scan(&by))
 	require.Equal(t, "cli/Marie Curie", by)
 }
+
+// Issue 16: `courrier send` accepted 12.345 and sent 12,35 €, while the API
+// rejected it. Both now use templates.CentsFromEuros.
+func TestSendRejectsThreeDecimalAmounts(t *testing.T) {
+	t.Parallel()
+	env, _ := testEnv(t, map[string]string{})
+	ctx := context.Background()
+	_, err := env.Pool.Exec(ctx, `INSERT INTO recipients (ref, civility, family_name, email) VALUES ('5550002', 'Mme', 'Durand', 'd@exemple.fr')`)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "data.json")
+	require.NoError(t, os.WriteFile(file, []byte(`{"benefit": "Allocations familiales", "amount": 12.345, "effective_date": "2027-04-01"}`), 0o600))
+	err = Main(ctx, env, []string{"send", "--recipient", "5550002", "--kind", "rights_opened", "--key", "k", "--operator", "x", "--data", file})
+	require.ErrorContains(t, err, `field "amount"`)
+	require.ErrorContains(t, err, "at most two decimals")
+	var n int
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM notices`).Scan(&n))
+	require.Zero(t, n)
+}

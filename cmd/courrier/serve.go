@@ -137,6 +137,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	periodic = append(periodic, jobs.IntakePeriodicJobs()...)
 	periodic = append(periodic, jobs.CampaignPeriodicJobs(cal)...)
 	periodic = append(periodic, jobs.CompliancePeriodicJobs(jobs.ComplianceConfig{Retention: retention})...)
+	periodic = append(periodic, jobs.CallbackPeriodicJobs()...)
 
 	client, err := jobs.NewClient(pool, rt.deps, jobs.ClientConfig{
 		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic,
@@ -148,6 +149,9 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 				return err
 			}
 			if err := jobs.AddComplianceWorkers(w, pool, ledgerKey, tsa); err != nil {
+				return err
+			}
+			if err := addCallbackWorkers(w, pool, logger); err != nil {
 				return err
 			}
 			return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Calendar: cal, Config: campaignCfg,
@@ -162,6 +166,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	auth := httpapi.Authenticate(pool)
 	api.Handle("GET /v1/compliance/{rule}", auth(httpapi.RequireScope("audit", compliance.Handler(pool, accept))))
 	api.Handle("POST /v1/reminders", auth(httpapi.RequireScope("staff", httpapi.RemindersHandler(pool, client, campaignCfg, logger))))
+	registerAPIOps(api, pool, client, campaignCfg, logger)
 	api.HandleFunc("GET /metrics", metricsHandler(pool))
 	if token := e.Getenv("TWILIO_AUTH_TOKEN"); token != "" {
 		hooks := &httpapi.TwilioWebhooks{DB: pool, AuthToken: token, PublicBaseURL: e.Getenv("COURRIER_PUBLIC_URL"),

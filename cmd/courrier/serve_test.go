@@ -22,7 +22,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/courrier-dev/courrier/httpapi"
 	"github.com/courrier-dev/courrier/internal/bench"
 	"github.com/courrier-dev/courrier/internal/pgtest"
 	"github.com/courrier-dev/courrier/jobs"
@@ -74,7 +73,7 @@ func TestServeEndToEnd(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	key, _, err := httpapi.CreateKey(ctx, pool, "upstream", "Marie Curie", []string{"ingest", "staff", "audit"}, false)
+	key, _, err := jobs.CreateAPIKey(ctx, pool, jobs.NewAPIKey{Name: "upstream", Operator: "Marie Curie", Scopes: []string{"ingest", "staff", "audit"}})
 	require.NoError(t, err)
 	call := func(method, path string, body any) (int, map[string]any) {
 		t.Helper()
@@ -202,7 +201,7 @@ func TestServeEndToEnd(t *testing.T) {
 	res.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
 	require.Contains(t, res.Header.Get("WWW-Authenticate"), "Basic")
-	admin, _, err := httpapi.CreateKey(ctx, pool, "ops", "", []string{"admin"}, false)
+	admin, _, err := jobs.CreateAPIKey(ctx, pool, jobs.NewAPIKey{Name: "ops", Scopes: []string{"admin"}})
 	require.NoError(t, err)
 	req, _ = http.NewRequest("GET", srv.URL+"/riverui/", nil)
 	req.SetBasicAuth("ops", admin)

@@ -40,9 +40,20 @@ type Options struct {
 	BulkWorkers   int           // River MaxWorkers of the bulk queue (default 4)
 	FetchCooldown time.Duration // default 1ms
 	SMTPConns     int           // SMTP connections (default 8)
-	Phases        []string      // subset of import, river, fanout, email, sms, compliance (default all)
-	Progress      io.Writer     // progress lines (nil: none)
-	Logger        *slog.Logger
+	Phases        []string      // subset of import, river, fanout, email, sms, mixed, compliance (default all but mixed)
+	// Processes is the number of processes working the end-to-end phases,
+	// this one included (default 1). Each extra one is started with
+	// SpawnWorker and works the same queues on the same database.
+	Processes int
+	// SpawnWorker starts one more worker process (see RunWorker) delivering
+	// to the given sinks. Its stop function ends it and returns the CPU
+	// time it used.
+	SpawnWorker func(ctx context.Context, smtpURL, twilioURL string) (stop func() (time.Duration, error), err error)
+	// AckRate is the number of single acknowledgements per second enqueued
+	// during the mixed phase's mailing (default 20).
+	AckRate  int
+	Progress io.Writer // progress lines (nil: none)
+	Logger   *slog.Logger
 	// Compliance, when set, runs each compliance report over the ledger and
 	// returns the seconds each took, keyed by rule.
 	Compliance func(ctx context.Context, pool *pgxpool.Pool) (map[string]float64, error)
@@ -69,6 +80,12 @@ func (o *Options) defaults() {
 	}
 	if o.SMTPConns <= 0 {
 		o.SMTPConns = 8
+	}
+	if o.Processes <= 0 {
+		o.Processes = 1
+	}
+	if o.AckRate <= 0 {
+		o.AckRate = 20
 	}
 	if len(o.Phases) == 0 {
 		o.Phases = []string{"import", "river", "fanout", "email", "sms", "compliance"}
@@ -102,7 +119,10 @@ type Phase struct {
 	// machine (PostgreSQL, mostly).
 	CPUSelfMicros  float64 `json:"cpu_self_us_per_item,omitempty"`
 	CPUOtherMicros float64 `json:"cpu_other_us_per_item,omitempty"`
-	Note           string  `json:"note,omitempty"`
+	// WALBytes is the PostgreSQL write-ahead log written during the phase,
+	// per item (the whole cluster's WAL: the benchmark is alone on it).
+	WALBytes float64 `json:"wal_bytes_per_item,omitempty"`
+	Note     string  `json:"note,omitempty"`
 }
 
 // Report is the outcome of a run.
@@ -128,11 +148,18 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 			"recipients": strconv.Itoa(opts.Recipients), "batch_size": strconv.Itoa(opts.BatchSize),
 			"fanout_batch": strconv.Itoa(opts.FanoutBatch), "max_workers": strconv.Itoa(opts.Workers), "bulk_workers": strconv.Itoa(opts.BulkWorkers),
 			"fetch_cooldown": opts.FetchCooldown.String(), "smtp_connections": strconv.Itoa(opts.SMTPConns),
-			"pool_max_conns": strconv.Itoa(int(pool.Config().MaxConns)),
+			"pool_max_conns": strconv.Itoa(int(pool.Config().MaxConns)), "processes": strconv.Itoa(opts.Processes),
 		},
 		Ratios: map[string]float64{},
 	}
 	b := &runner{pool: pool, opts: opts, rep: rep}
+	// The evidence must be durable: say how the server commits.
+	for _, setting := range []string{"synchronous_commit", "wal_level", "shared_buffers"} {
+		var v string
+		if err := pool.QueryRow(ctx, "SELECT current_setting($1)", setting).Scan(&v); err == nil {
+			rep.Settings["pg_"+setting] = v
+		}
+	}
 
 	if err := b.seedRecipients(ctx); err != nil {
 		return nil, err
@@ -153,13 +180,18 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 		}
 	}
 	if opts.wants("email") {
-		if err := b.endToEnd(ctx, "email"); err != nil {
+		if err := b.endToEnd(ctx, "email", 0); err != nil {
 			return nil, fmt.Errorf("end to end email: %w", err)
 		}
 	}
 	if opts.wants("sms") {
-		if err := b.endToEnd(ctx, "sms"); err != nil {
+		if err := b.endToEnd(ctx, "sms", 0); err != nil {
 			return nil, fmt.Errorf("end to end sms: %w", err)
+		}
+	}
+	if opts.wants("mixed") {
+		if err := b.endToEnd(ctx, "email", opts.AckRate); err != nil {
+			return nil, fmt.Errorf("mixed: %w", err)
 		}
 	}
 	if opts.wants("compliance") && opts.Compliance != nil {
@@ -183,7 +215,9 @@ type runner struct {
 	pool     *pgxpool.Pool
 	opts     Options
 	rep      *Report
-	cpuStart cpuSample // taken at the start of the current phase
+	cpuStart cpuSample     // taken at the start of the current phase
+	walStart string        // pg_current_wal_lsn() at the start of the current phase
+	childCPU time.Duration // CPU of the extra worker processes in the current phase
 }
 
 // cpuSample is the machine's busy CPU time and this process's CPU time.
@@ -220,7 +254,23 @@ func readCPU() cpuSample {
 }
 
 // startPhase marks the start of a measured phase.
-func (b *runner) startPhase() { b.cpuStart = readCPU() }
+func (b *runner) startPhase() {
+	b.walStart, b.childCPU = "", 0
+	_ = b.pool.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&b.walStart)
+	b.cpuStart = readCPU()
+}
+
+// walSince returns the WAL bytes written since the phase started.
+func (b *runner) walSince(ctx context.Context) float64 {
+	if b.walStart == "" {
+		return 0
+	}
+	var n float64
+	if err := b.pool.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8", b.walStart).Scan(&n); err != nil {
+		return 0
+	}
+	return n
+}
 
 func (b *runner) phase(name string) *Phase {
 	for i := range b.rep.Phases {
@@ -249,10 +299,13 @@ func (b *runner) record(ctx context.Context, p Phase) {
 	}
 	if b.cpuStart.ok && p.Count > 0 {
 		now := readCPU()
-		self := now.self - b.cpuStart.self
+		self := now.self - b.cpuStart.self + b.childCPU
 		other := (now.busy - b.cpuStart.busy) - self
 		p.CPUSelfMicros = self.Seconds() * 1e6 / float64(p.Count)
 		p.CPUOtherMicros = max(0, other.Seconds()*1e6/float64(p.Count))
+	}
+	if p.Count > 0 {
+		p.WALBytes = b.walSince(ctx) / float64(p.Count)
 	}
 	p.PeakRSSMB = peakRSSMB()
 	var size int64
@@ -555,7 +608,11 @@ func (b *runner) fanoutOnly(ctx context.Context) error {
 
 // endToEnd fans a mailing out with the workers running and measures until
 // every message is accepted by the sink and recorded in the ledger.
-func (b *runner) endToEnd(ctx context.Context, channel string) error {
+//
+// With ackRate > 0 (the mixed phase), single acknowledgement notices are
+// enqueued at that rate on the transactional path while the mailing runs,
+// and their enqueue→accepted delays are reported.
+func (b *runner) endToEnd(ctx context.Context, channel string, ackRate int) error {
 	smtpSink, err := StartSMTPSink()
 	if err != nil {
 		return err
@@ -591,6 +648,32 @@ func (b *runner) endToEnd(ctx context.Context, channel string) error {
 		_ = client.Stop(stopCtx)
 	}()
 
+	var children []func() (time.Duration, error)
+	stopChildren := func() (time.Duration, error) {
+		var total time.Duration
+		var firstErr error
+		for _, stop := range children {
+			cpu, err := stop()
+			total += cpu
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		children = nil
+		return total, firstErr
+	}
+	defer func() { _, _ = stopChildren() }()
+	for i := 1; i < b.opts.Processes; i++ {
+		if b.opts.SpawnWorker == nil {
+			return fmt.Errorf("%d processes asked but no way to start a worker process", b.opts.Processes)
+		}
+		stop, err := b.opts.SpawnWorker(ctx, smtpSink.URL(), twilio.URL)
+		if err != nil {
+			return fmt.Errorf("start worker process %d: %w", i+1, err)
+		}
+		children = append(children, stop)
+	}
+
 	m, sink, target := generalMailing, smtpSink.Accepted, "delivered"
 	if channel == "sms" {
 		m, sink, target = smsReminder, twilio.Accepted, "sent"
@@ -602,6 +685,12 @@ func (b *runner) endToEnd(ctx context.Context, channel string) error {
 	id, err := b.startCampaign(ctx, client, m, deps.Templates)
 	if err != nil {
 		return err
+	}
+	var acks *ackStream
+	if ackRate > 0 {
+		if acks, err = b.startAcks(ctx, client, ackRate); err != nil {
+			return err
+		}
 	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -634,6 +723,16 @@ func (b *runner) endToEnd(ctx context.Context, channel string) error {
 	}
 	secs := time.Since(start).Seconds()
 	b.progressDone()
+	if acks != nil {
+		if err := acks.stop(ctx); err != nil {
+			return err
+		}
+	}
+	childCPU, err := stopChildren()
+	if err != nil {
+		return err
+	}
+	b.childCPU = childCPU
 
 	var p50, p99 float64
 	if err := b.pool.QueryRow(ctx, `
@@ -643,13 +742,33 @@ func (b *runner) endToEnd(ctx context.Context, channel string) error {
 		WHERE n.campaign_id = $1`, id).Scan(&p50, &p99); err != nil {
 		return err
 	}
-	check, err := b.check(ctx, id, channel, sink())
+	accepted := sink()
+	if acks != nil {
+		accepted -= int64(len(acks.ids)) // the acknowledgements went to the same sink
+	}
+	check, err := b.check(ctx, id, channel, accepted)
 	if err != nil {
 		return err
 	}
 	b.rep.Checks = append(b.rep.Checks, check)
-	b.record(ctx, Phase{Name: "end to end " + channel, Count: n, Seconds: secs, P50Millis: p50, P99Millis: p99,
-		Note: fmt.Sprintf("%d SMTP connections opened", smtpSink.Connections())})
+	name := "end to end " + channel
+	if acks != nil {
+		name = "mixed: mailing by " + channel
+	}
+	var clients int
+	if err := b.pool.QueryRow(ctx, `SELECT count(DISTINCT attempted_by[array_length(attempted_by, 1)]) FROM river_job
+		WHERE kind = 'deliver_batch' AND finalized_at >= $1`, start).Scan(&clients); err != nil {
+		return err
+	}
+	b.record(ctx, Phase{Name: name, Count: n, Seconds: secs, P50Millis: p50, P99Millis: p99,
+		Note: fmt.Sprintf("%d SMTP connections opened; batches worked by %d River clients", smtpSink.Connections(), clients)})
+	if acks != nil {
+		p, err := acks.phase(ctx, ackRate)
+		if err != nil {
+			return err
+		}
+		b.rep.Phases = append(b.rep.Phases, p)
+	}
 	return nil
 }
 

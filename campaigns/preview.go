@@ -2,10 +2,7 @@ package campaigns
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 )
 
@@ -70,41 +67,4 @@ func (a *Audience) Describe() string {
 		return prefix
 	}
 	return prefix + " who " + strings.Join(c.Criteria, "; and ")
-}
-
-// AudienceCommand is `courrier campaign audience [--sample N] FILE`: a dry
-// run that prints how many beneficiaries the audience in FILE (JSON or
-// YAML) matches and a sample of them, by beneficiary number, with the
-// criteria each matched.
-func AudienceCommand(ctx context.Context, db DBTX, w io.Writer, args []string) error {
-	fs := flag.NewFlagSet("campaign audience", flag.ContinueOnError)
-	fs.SetOutput(w)
-	n := fs.Int("sample", 10, "number of matching beneficiaries to show")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: courrier campaign audience [--sample N] FILE")
-	}
-	src, err := os.ReadFile(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	a, err := ParseAudience(src)
-	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
-	}
-	count, sample, err := Preview(ctx, db, a, *n)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "audience: %s\n", a.Describe())
-	fmt.Fprintf(w, "matches:  %d beneficiaries\n", count)
-	if len(sample) > 0 {
-		fmt.Fprintf(w, "sample (first %d by id):\n", len(sample))
-		for _, s := range sample {
-			fmt.Fprintf(w, "  %-14s %s\n", s.Ref, strings.Join(s.Why, "; "))
-		}
-	}
-	return nil
 }
