@@ -164,12 +164,3 @@ func metric(t testing.TB, r *compliance.Report, name string) int64 {
 	require.True(t, ok, "metric %s missing from %v", name, r.Metrics)
 	return v
 }
-
-func (f *fx) asSuperuser(sql string) {
-	f.t.Helper()
-	conn, err := f.pool.Acquire(f.ctx)
-	require.NoError(f.t, err)
-	defer conn.Release()
-	_, err = conn.Exec(f.ctx, "SET session_replication_role = replica; "+sql+"; SET session_replication_role = origin")
-	require.NoError(f.t, err)
-}

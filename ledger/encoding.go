@@ -83,5 +83,3 @@ func DecodeEvent(b []byte) (Event, error) {
 func LeafHash(e Event) []byte {
 	return rfc6962.DefaultHasher.HashLeaf(EncodeEvent(e))
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
