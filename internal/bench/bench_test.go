@@ -33,7 +33,8 @@ func TestBenchSmallRunIsCorrect(t *testing.T) {
 
 	var events int
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM delivery_events`).Scan(&events))
-	require.Equal(t, 2000*2+2000*2, events, "email: sending, delivered; sms: sending, sent")
+	require.Equal(t, 3*2000+2000*2+2000*2, events,
+		"notice_created for the fan-out-only, email and sms campaigns; email: sending, delivered; sms: sending, sent")
 
 	var out bytes.Buffer
 	rep.Print(&out)
