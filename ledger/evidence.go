@@ -1,5 +1,7 @@
 package ledger
 
+import "strings"
+
 // Evidence strengths. A compliance report counts a notice as delivered on a
 // proven level, and on a weak level only when its configuration accepts that
 // level (compliance.Period.Accept).
@@ -53,6 +55,17 @@ func EvidenceOf(e Event) string {
 	}
 	if EvidenceLevels[e.Event] != "" {
 		return e.Event
+	}
+	// Events recorded before they carried facts (migration 0010): an
+	// acceptance named its evidence in detail, a Twilio receipt was
+	// "twilio receipt" with its status.
+	if len(e.Facts) == 0 {
+		if e.Event == StateDelivered && EvidenceLevels[e.Detail] != "" {
+			return e.Detail
+		}
+		if p, ok := strings.CutSuffix(e.Detail, " receipt"); ok && e.ProviderStatus != "" && EvidenceLevels[p+"_"+e.ProviderStatus] != "" {
+			return p + "_" + e.ProviderStatus
+		}
 	}
 	return ""
 }

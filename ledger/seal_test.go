@@ -305,3 +305,18 @@ func TestKeysRoundTrip(t *testing.T) {
 	_, _, err = ledger.LoadKey(func(string) string { return "" }, "")
 	require.ErrorIs(t, err, ledger.ErrNoKey)
 }
+
+func TestLegacyEventsCarryTheirEvidence(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		e    ledger.Event
+		want string
+	}{
+		{ledger.Event{Event: "delivered", Detail: "smtp_accepted"}, ledger.EvidenceSMTPAccepted},
+		{ledger.Event{Event: "delivered", ProviderStatus: "delivered", Detail: "twilio receipt"}, ledger.EvidenceTwilioDelivered},
+		{ledger.Event{Event: "sent", Detail: "accepted by provider"}, ""},
+		{ledger.Event{Event: "delivered", Detail: "smtp_accepted", Facts: map[string]string{"provider": "smtp"}}, ""},
+	} {
+		require.Equal(t, c.want, ledger.EvidenceOf(c.e), c.e)
+	}
+}

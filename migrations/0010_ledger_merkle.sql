@@ -161,3 +161,34 @@ CREATE INDEX proj_requests_received_idx ON proj_requests (received_at);
 -- RecordReceipt looks for the same event on the same delivery.
 CREATE INDEX delivery_events_receipt_idx ON delivery_events (delivery_id, event, provider_status)
     WHERE provider_status <> '';
+
+-- Existing data: the facts of notices and requests recorded before this
+-- migration become ledger events now (their occurred_at is the original
+-- time), so that the projections, and the reports, cover them once sealed.
+-- Earlier delivery events carry their evidence in detail/provider_status
+-- (ledger.EvidenceOf reads those legacy forms).
+INSERT INTO delivery_events (notice_id, event, detail, occurred_at, facts)
+SELECT n.id, 'notice_created', 'recorded before the ledger carried facts', n.created_at,
+       jsonb_build_object(
+           'kind', n.kind, 'template_key', n.template_key,
+           'recipient', r.ref, 'recipient_id', n.recipient_id::text,
+           'caf', coalesce(nullif(n.caf, ''), r.caf, ''),
+           'due_by', courrier_ts(n.due_by), 'test', n.test::text,
+           'campaign_id', coalesce(n.campaign_id::text, ''),
+           'created_by', n.created_by, 'created_at', courrier_ts(n.created_at))
+FROM notices n JOIN recipients r ON r.id = n.recipient_id
+ORDER BY n.id;
+INSERT INTO delivery_events (event, detail, occurred_at, facts)
+SELECT 'request_received', 'recorded before the ledger carried facts', q.received_at, jsonb_build_object(
+           'request', q.external_id, 'recipient', r.ref, 'recipient_id', q.recipient_id::text, 'caf', coalesce(r.caf, ''),
+           'kind', q.kind, 'minimum_income', q.minimum_income::text, 'channel', q.channel,
+           'received_at', courrier_ts(q.received_at), 'ack_due_by', courrier_ts(q.ack_due_by),
+           'answer_due_by', courrier_ts(q.answer_due_by))
+FROM requests q JOIN recipients r ON r.id = q.recipient_id
+ORDER BY q.id;
+INSERT INTO delivery_events (notice_id, event, detail, facts)
+SELECT x.notice_id, 'request_linked', 'recorded before the ledger carried facts', jsonb_build_object('request', x.external_id, 'role', x.role)
+FROM (SELECT id, external_id, ack_notice_id AS notice_id, 'ack' AS role FROM requests WHERE ack_notice_id IS NOT NULL
+      UNION ALL
+      SELECT id, external_id, answer_notice_id, 'answer' FROM requests WHERE answer_notice_id IS NOT NULL) x
+ORDER BY x.id, x.role;
