@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -36,6 +38,62 @@ type encodedEvent struct {
 // UTC in RFC 3339 with trailing fractional zeros trimmed, facts an object
 // of strings with its keys sorted. docs/evidence-format.md is the reference.
 func EncodeEvent(e Event) []byte {
+	b := make([]byte, 0, 256+64*len(e.Facts))
+	b = append(b, `{"v":2,"id":`...)
+	b = strconv.AppendInt(b, e.ID, 10)
+	b = append(b, `,"delivery_id":`...)
+	b = strconv.AppendInt(b, e.DeliveryID, 10)
+	b = append(b, `,"notice_id":`...)
+	b = strconv.AppendInt(b, e.NoticeID, 10)
+	b = append(b, `,"event":`...)
+	b = appendString(b, e.Event)
+	b = append(b, `,"provider_status":`...)
+	b = appendString(b, e.ProviderStatus)
+	b = append(b, `,"error_code":`...)
+	b = appendString(b, e.ErrorCode)
+	b = append(b, `,"detail":`...)
+	b = appendString(b, e.Detail)
+	b = append(b, `,"occurred_at":"`...)
+	b = e.OccurredAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","recorded_at":"`...)
+	b = e.RecordedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","facts":{`...)
+	keys := make([]string, 0, len(e.Facts))
+	for k := range e.Facts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		b = appendString(b, e.Facts[k])
+	}
+	return append(b, "}}"...)
+}
+
+// appendString appends s as a JSON string exactly as encoding/json does
+// with HTML escaping off: plain printable ASCII directly, anything else
+// through encoding/json itself.
+func appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(s)
+			return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+// encodeEventReflect is the reference encoding, by encoding/json (tests).
+func encodeEventReflect(e Event) []byte {
 	facts := e.Facts
 	if facts == nil {
 		facts = map[string]string{}
