@@ -9,7 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courrier-dev/courrier/compliance"
+	"github.com/courrier-dev/courrier/internal/tsatest"
 	"github.com/courrier-dev/courrier/ledger"
+	"github.com/courrier-dev/courrier/ledger/rfc3161"
 )
 
 // sendThroughLedger delivers a notice the way the deliver worker does.
@@ -200,6 +202,32 @@ func TestPackTamperCheckpointSignedWithAnotherKey(t *testing.T) {
 	// Verifying with the attacker's key instead fails on the manifest.
 	_, err = compliance.VerifyPack(roundTrip(t, pack), otherKey.Verifier, nil)
 	require.ErrorContains(t, err, "manifest is not signed by the ledger key")
+}
+
+// A timestamp token taken for another checkpoint does not vouch for this one.
+func TestPackTamperTimestampTokenOfAnotherCheckpoint(t *testing.T) {
+	t.Parallel()
+	url, roots := tsatest.Start(t)
+	f := setup(t)
+	r := f.recipient("0123456", paris(2020, 1, 1, 0, 0, 0))
+	f.sendThroughLedger(r, "rights_opened", "email", "smtp", "claire.martin@example.fr", paris(2028, 3, 1, 9, 0, 0))
+	tsa := &rfc3161.Client{URL: url}
+	_, err := ledger.Seal(f.ctx, f.pool, ledger.SealOptions{Key: testKey, TSA: tsa, Settle: time.Nanosecond})
+	require.NoError(t, err)
+	pack, err := compliance.Packer{DB: f.pool, Key: testKey}.ForRecipient(f.ctx, "0123456")
+	require.NoError(t, err)
+	require.NotEmpty(t, pack.Checkpoint.TSAToken)
+	opts := &compliance.VerifyPackOptions{TSA: &rfc3161.Verifier{Roots: roots}}
+	check, err := compliance.VerifyPack(roundTrip(t, pack), testKey.Verifier, opts)
+	require.NoError(t, err)
+	require.WithinDuration(t, time.Now(), check.TimestampedAt, 10*time.Minute)
+
+	other, err := tsa.Timestamp(f.ctx, []byte("courrier-ledger\n1\nAAAA\n"))
+	require.NoError(t, err)
+	pack.Checkpoint.TSAToken = other
+	_, err = compliance.VerifyPack(roundTrip(t, pack), testKey.Verifier, opts)
+	require.ErrorIs(t, err, compliance.ErrPackInvalid)
+	require.ErrorContains(t, err, "checkpoint timestamp: the timestamp token is for other data")
 }
 
 func TestEvidencePackForRule(t *testing.T) {

@@ -10,7 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/courrier-dev/courrier/internal/tsatest"
 	"github.com/courrier-dev/courrier/ledger"
+	"github.com/courrier-dev/courrier/ledger/rfc3161"
 )
 
 func firstNotice(t *testing.T, b sealBundle) (noticeID, deliveryID int64) {
@@ -213,4 +215,26 @@ func TestReplayedReceiptAppendsNothing(t *testing.T) {
 		require.Equal(t, ledger.StateDelivered, again.State)
 	}
 	require.Equal(t, 1, count())
+}
+
+// Checkpoints countersigned by a real RFC 3161 authority (openssl ts); a
+// token moved to another checkpoint is named.
+func TestTamperTimestampTokenOfAnotherCheckpoint(t *testing.T) {
+	t.Parallel()
+	url, roots := tsatest.Start(t)
+	b := sealSetup(t, 2)
+	tsa := &rfc3161.Client{URL: url}
+	n, err := ledger.Seal(b.ctx, b.pool, ledger.SealOptions{Key: testKey, TSA: tsa, Batch: 3, Settle: time.Nanosecond})
+	require.NoError(t, err)
+	require.Equal(t, 6, n)
+	verifier := &rfc3161.Verifier{Roots: roots}
+	res, err := ledger.Verify(b.ctx, b.pool, ledger.VerifyOptions{Verifier: testKey.Verifier, TSA: verifier})
+	require.NoError(t, err)
+	require.True(t, res.OK, "%v", res.Breaks)
+	require.EqualValues(t, 2, res.Timestamps)
+
+	b.asSuperuser(t, `UPDATE ledger_checkpoints SET tsa_token = (SELECT tsa_token FROM ledger_checkpoints WHERE tree_size = 3) WHERE tree_size = 6`)
+	res, err = ledger.Verify(b.ctx, b.pool, ledger.VerifyOptions{Verifier: testKey.Verifier, TSA: verifier})
+	require.NoError(t, err)
+	requireBreak(t, res, ledger.BreakTimestamp, "checkpoint of size 6", "for other data")
 }

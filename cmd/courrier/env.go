@@ -29,7 +29,7 @@ const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private ser
                         embedded default keeps one beside its data directory
   COURRIER_LEDGER_PUBLIC_KEY  public key ` + "`courrier verify`" + ` checks with when no signing key is set
   COURRIER_TSA_URL      RFC 3161 timestamp authority countersigning each checkpoint (optional)
-  COURRIER_TSA_CERT     PEM certificate(s) of that authority, to verify its tokens
+  COURRIER_TSA_CERT     PEM certificate(s) of that authority: courrier verify checks the tokens
   COURRIER_ACCEPT_EVIDENCE  evidence levels reports count as delivery besides the proven ones
                         (e.g. smtp_accepted; "all" for every level; outbox_file only in a demo)
   COURRIER_DATA_DIR     data directory of the embedded server

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/courrier-dev/courrier/compliance"
 	"github.com/courrier-dev/courrier/internal/pglocal"
 	"github.com/courrier-dev/courrier/ledger"
+	"github.com/courrier-dev/courrier/ledger/rfc3161"
 	"github.com/courrier-dev/courrier/migrations"
 )
 
@@ -174,19 +176,39 @@ func sealNow(ctx context.Context, e *Env, pool *pgxpool.Pool) error {
 	}
 }
 
-// timestamper returns the RFC 3161 client for COURRIER_TSA_URL. Not built
-// yet: setting it is refused rather than silently ignored.
+// timestamper returns the RFC 3161 client for COURRIER_TSA_URL, or nil.
 func (e *Env) timestamper() (ledger.Timestamper, error) {
 	if u := e.Getenv("COURRIER_TSA_URL"); u != "" {
-		return nil, errors.New("COURRIER_TSA_URL: RFC 3161 timestamping of checkpoints is not implemented in this version; unset it")
+		return &rfc3161.Client{URL: u}, nil
 	}
 	return nil, nil
+}
+
+// tsaVerifier reads the timestamp authority's certificate(s) (PEM) from
+// file, or from COURRIER_TSA_CERT when file is "". It returns nil when
+// neither is set.
+func (e *Env) tsaVerifier(file string) (*rfc3161.Verifier, error) {
+	if file == "" {
+		file = e.Getenv("COURRIER_TSA_CERT")
+	}
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("timestamp authority certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("timestamp authority certificate %s: no PEM certificate", file)
+	}
+	return &rfc3161.Verifier{Roots: pool}, nil
 }
 
 // readKeyArg accepts a public key as text or as the name of a file
 // holding it.
 func readKeyArg(s string) (string, error) {
-	if strings.Count(s, "+") >= 2 && !strings.ContainsAny(s, "/\\") {
+	if _, err := ledger.NewVerifier(s); err == nil {
 		return s, nil
 	}
 	b, err := os.ReadFile(s)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courrier-dev/courrier/compliance"
+	"github.com/courrier-dev/courrier/internal/tsatest"
 	"github.com/courrier-dev/courrier/ledger"
 )
 
@@ -85,4 +86,23 @@ func TestDemoSealsAndPacksVerifyWithThePublicKey(t *testing.T) {
 	err = Main(ctx, env, []string{"verify", "--witness", witness})
 	require.ErrorIs(t, err, errLedgerBroken)
 	require.Contains(t, out.String(), `notices.kind is "no_rights"`)
+}
+
+// With a timestamp authority configured, sealing before exit countersigns
+// the checkpoint and verify checks the token.
+func TestSealWithATimestampAuthority(t *testing.T) {
+	t.Parallel()
+	url, _, certFile := tsatest.StartWithCert(t)
+	ctx := context.Background()
+	env, out := testEnv(t, map[string]string{"COURRIER_TSA_URL": url, "COURRIER_TSA_CERT": certFile})
+	_, err := env.Pool.Exec(ctx, `INSERT INTO recipients (ref, email) VALUES ('R1', 'a@example.fr');
+		INSERT INTO notices (recipient_id, kind, template_key, idempotency_key) SELECT id, 'reminder', 'reminder', 'k' FROM recipients`)
+	require.NoError(t, err)
+	require.NoError(t, Main(ctx, env, []string{"seal"}))
+	var tokens int
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM ledger_checkpoints WHERE tsa_token IS NOT NULL`).Scan(&tokens))
+	require.Equal(t, 1, tokens)
+	out.Reset()
+	require.NoError(t, Main(ctx, env, []string{"verify"}))
+	require.Contains(t, out.String(), "(1 timestamps checked)")
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/courrier-dev/courrier/compliance"
 	"github.com/courrier-dev/courrier/ledger"
+	"github.com/courrier-dev/courrier/ledger/rfc3161"
 )
 
 // errLedgerBroken makes `courrier verify` exit non-zero when verification
@@ -36,10 +37,11 @@ func runVerify(ctx context.Context, env *Env, args []string) error {
 	key := fs.String("key", "", "the ledger's public key (text or file); default COURRIER_LEDGER_PUBLIC_KEY, else the signing key's")
 	var witnesses repeated
 	fs.Var(&witnesses, "witness", "a checkpoint saved earlier (signed note file): the ledger must still extend it (repeatable)")
+	tsaCert := fs.String("tsa-cert", "", "PEM certificate(s) of the timestamp authority: check each checkpoint's RFC 3161 token (default COURRIER_TSA_CERT)")
 	save := fs.String("save-checkpoint", "", "after a successful verification, write the latest signed checkpoint to this file (a witness for next time)")
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stdout, `usage: courrier verify [--key PUBLIC_KEY] [--witness FILE]... [--save-checkpoint FILE]
-       courrier verify --pack FILE --key PUBLIC_KEY
+       courrier verify --pack FILE --key PUBLIC_KEY [--tsa-cert TSA.pem]
 
 Without --pack: recomputes the Merkle tree from every sealed event, checks each
 checkpoint's signature and root, each witness, the report projections row by
@@ -65,9 +67,17 @@ flags:
 		if err != nil {
 			return err
 		}
-		return verifyPack(env, *packFile, k)
+		tsa, err := env.tsaVerifier(*tsaCert)
+		if err != nil {
+			return err
+		}
+		return verifyPack(env, *packFile, k, tsa)
 	}
 	k, err := env.ledgerVerifier(*key)
+	if err != nil {
+		return err
+	}
+	tsa, err := env.tsaVerifier(*tsaCert)
 	if err != nil {
 		return err
 	}
@@ -81,7 +91,11 @@ flags:
 	}
 	return withDB(ctx, env, nil, func(pool *pgxpool.Pool) error {
 		start := time.Now()
-		res, err := ledger.Verify(ctx, pool, ledger.VerifyOptions{Verifier: k.Verifier, Witnesses: notes})
+		opts := ledger.VerifyOptions{Verifier: k.Verifier, Witnesses: notes}
+		if tsa != nil {
+			opts.TSA = tsa
+		}
+		res, err := ledger.Verify(ctx, pool, opts)
 		if err != nil {
 			return err
 		}
@@ -92,8 +106,8 @@ flags:
 			}
 			return fmt.Errorf("%w: %s", errLedgerBroken, res.Breaks[0])
 		}
-		fmt.Fprintf(env.Stdout, "OK %d events in a Merkle tree of size %d, root %s; %d signed checkpoints, %d witnesses; projections match for %d notices and %d requests (%s)\n",
-			res.Events, res.TreeSize, res.RootHash, res.Checkpoints, res.Witnesses, res.Notices, res.Requests, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(env.Stdout, "OK %d events in a Merkle tree of size %d, root %s; %d signed checkpoints (%d timestamps checked), %d witnesses; projections match for %d notices and %d requests (%s)\n",
+			res.Events, res.TreeSize, res.RootHash, res.Checkpoints, res.Timestamps, res.Witnesses, res.Notices, res.Requests, time.Since(start).Round(time.Millisecond))
 		if res.Unsealed > 0 {
 			fmt.Fprintf(env.Stdout, "NOT SEALED %d events recorded after the last seal: they prove nothing until sealed (courrier seal, or serve seals every minute)\n", res.Unsealed)
 		}
@@ -110,7 +124,7 @@ flags:
 	})
 }
 
-func verifyPack(env *Env, file string, k *ledger.Key) error {
+func verifyPack(env *Env, file string, k *ledger.Key, tsa *rfc3161.Verifier) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
@@ -121,7 +135,11 @@ func verifyPack(env *Env, file string, k *ledger.Key) error {
 	if err != nil {
 		return err
 	}
-	check, err := compliance.VerifyPack(pack, k.Verifier, nil)
+	opts := &compliance.VerifyPackOptions{}
+	if tsa != nil {
+		opts.TSA = tsa
+	}
+	check, err := compliance.VerifyPack(pack, k.Verifier, opts)
 	if err != nil {
 		fmt.Fprintf(env.Stdout, "FAIL %s\n", err)
 		return err
@@ -131,8 +149,11 @@ func verifyPack(env *Env, file string, k *ledger.Key) error {
 	if check.Unsealed > 0 {
 		fmt.Fprintf(env.Stdout, "note: %d events of these notices were recorded after the checkpoint and are not in the pack\n", check.Unsealed)
 	}
-	if pack.Checkpoint.TSAToken != nil {
-		fmt.Fprintln(env.Stdout, "note: the checkpoint's RFC 3161 timestamp token was not checked (not supported by this version)")
+	switch {
+	case !check.TimestampedAt.IsZero():
+		fmt.Fprintf(env.Stdout, "checkpoint timestamped by the TSA at %s\n", check.TimestampedAt.UTC().Format(time.RFC3339))
+	case pack.Checkpoint.TSAToken != nil:
+		fmt.Fprintln(env.Stdout, "note: the checkpoint has an RFC 3161 timestamp token; give --tsa-cert to check it")
 	}
 	return nil
 }
