@@ -50,8 +50,12 @@ type Receipt struct {
 	// will ever have (SMTP acceptance by the receiving server, outbox file
 	// written, letter handed to print). SMS waits for a status callback.
 	Delivered bool
-	// Evidence names what Delivered rests on, e.g. "smtp_accepted".
+	// Evidence names what Delivered rests on, e.g. "smtp_accepted" (with
+	// the relay's reply when there is one).
 	Evidence string
+	// RelayReply is the SMTP relay's reduced final reply to DATA, e.g.
+	// "250 2.0.0 Ok: queued as 4Xyz": the proof of handover.
+	RelayReply string
 }
 
 // Channel sends messages. Implementations classify their errors with *Error.

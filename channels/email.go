@@ -8,6 +8,7 @@ import (
 	"net"
 	netmail "net/mail"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,8 @@ import (
 
 	mail "github.com/wneessen/go-mail"
 	mailsmtp "github.com/wneessen/go-mail/smtp"
+
+	"github.com/courrier-dev/courrier/channels/bounce"
 )
 
 // EmailConfig configures the SMTP email channel.
@@ -34,6 +37,10 @@ type EmailConfig struct {
 	// TLSConfig overrides the TLS settings (tests use it to trust their own
 	// certificate). ServerName defaults to the URL's host.
 	TLSConfig *tls.Config
+	// ReturnPath, when set, gives each message its envelope sender (VERP,
+	// see channels/bounce) so that bounces name their delivery; otherwise
+	// the envelope sender is From.
+	ReturnPath func(deliveryID int64) string
 }
 
 // SMTPSecurity is how the connection to the SMTP server is protected.
@@ -147,6 +154,7 @@ type SMTP struct {
 	domain      string // of From, for Message-IDs
 	idleTimeout time.Duration
 	now         func() time.Time
+	returnPath  func(deliveryID int64) string
 
 	// sem bounds concurrent sends to the pool size; free is a stack, so the
 	// most recently used (still open) connection is reused first and the
@@ -190,6 +198,7 @@ func NewEmail(cfg EmailConfig) (*SMTP, error) {
 		domain:      from.Address[strings.LastIndexByte(from.Address, '@')+1:],
 		idleTimeout: cfg.IdleTimeout,
 		now:         time.Now,
+		returnPath:  cfg.ReturnPath,
 		size:        cfg.Connections,
 		done:        make(chan struct{}),
 	}
@@ -281,6 +290,11 @@ func (e *SMTP) Send(ctx context.Context, msg Message) (Receipt, error) {
 	if err != nil {
 		return Receipt{}, err
 	}
+	if e.returnPath != nil {
+		if err := m.EnvelopeFrom(e.returnPath(msg.DeliveryID)); err != nil {
+			return Receipt{}, PermanentError("invalid_message", "return path of delivery %d: %v", msg.DeliveryID, err)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return Receipt{}, &Error{Class: Transient, Msg: "email not sent", Err: err}
 	}
@@ -328,8 +342,31 @@ func (e *SMTP) Send(ctx context.Context, msg Message) (Receipt, error) {
 		s.hangUp()
 		return Receipt{}, classifySMTP(err, msg.To)
 	}
-	return Receipt{Provider: "smtp", MessageID: "<" + id + ">", Delivered: true, Evidence: "smtp_accepted"}, nil
+	reply := RelayReply(m.ServerResponse())
+	evidence := "smtp_accepted"
+	if reply != "" {
+		evidence += ": " + reply
+	}
+	return Receipt{Provider: "smtp", MessageID: "<" + id + ">", Delivered: true, Evidence: evidence, RelayReply: reply}, nil
 }
+
+// RelayReply reduces the relay's final reply to DATA (go-mail gives the text
+// after the 250 code, e.g. "2.0.0 Ok: queued as 4Xyz") to its first line,
+// without addresses, at most 120 bytes, prefixed with the code: an auditor
+// finds the queue id in the relay's logs with it.
+func RelayReply(text string) string {
+	text, _, _ = strings.Cut(strings.TrimSpace(text), "\n")
+	text = strings.TrimSpace(addrRe.ReplaceAllString(text, "<address>"))
+	if text == "" {
+		return ""
+	}
+	if len(text) > 120 {
+		text = strings.ToValidUTF8(text[:120], "")
+	}
+	return "250 " + text
+}
+
+var addrRe = regexp.MustCompile(`<?[^\s<>"]+@[^\s<>"]+>?`)
 
 // build turns msg into a go-mail message and its Message-ID (without <>).
 func (e *SMTP) build(msg Message) (*mail.Msg, string, error) {
@@ -428,7 +465,9 @@ func (e *SMTP) dialError(ctx context.Context, err error) error {
 }
 
 // classifySMTP maps a go-mail send error to a channel *Error: 4xx transient,
-// 5xx permanent, 550/551/553 on RCPT TO also AddressRejected, anything
+// 5xx permanent, and AddressRejected when bounce.Classify says hard for a
+// reply to RCPT TO or DATA (550 5.1.1, or 550/551/553 without an enhanced
+// code), anything
 // without a reply code (network) transient. The recipient address is
 // redacted from the text, which ends up in logs.
 func classifySMTP(err error, rcpt string) *Error {
@@ -448,8 +487,12 @@ func classifySMTP(err error, rcpt string) *Error {
 	switch {
 	case code >= 500 && code < 600:
 		ce.Class = Permanent
-		if se.Reason == mail.ErrSMTPRcptTo && (code == 550 || code == 551 || code == 553) {
-			ce.AddressRejected = true
+		// The same table as asynchronous bounces: a 550 5.1.1 at RCPT or at
+		// the end of DATA is a hard bounce; a 550 5.7.1 (policy) is not.
+		switch se.Reason {
+		case mail.ErrSMTPRcptTo, mail.ErrSMTPData, mail.ErrSMTPDataClose:
+			class, _ := bounce.Classify(se.EnhancedStatusCode(), code, "")
+			ce.AddressRejected = class == bounce.Hard
 		}
 	case code >= 400 && code < 500:
 		ce.Class = Transient

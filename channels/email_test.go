@@ -15,6 +15,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/courrier-dev/courrier/channels/bounce"
 )
 
 func TestParseSMTPURL(t *testing.T) {
@@ -137,7 +139,8 @@ func TestEmailSendMIME(t *testing.T) {
 
 	rcpt, err := b.email.Send(ctx, frenchMessage(12, 34, "helene@example.org"))
 	require.NoError(t, err)
-	require.Equal(t, Receipt{Provider: "smtp", MessageID: "<n12.d34@caf.example.fr>", Delivered: true, Evidence: "smtp_accepted"}, rcpt)
+	require.Equal(t, Receipt{Provider: "smtp", MessageID: "<n12.d34@caf.example.fr>", Delivered: true,
+		Evidence: "smtp_accepted: 250 2.0.0 OK: queued", RelayReply: "250 2.0.0 OK: queued"}, rcpt)
 
 	msg := frenchMessage(13, 35, "helene@example.org")
 	msg.UnsubscribeURL = "https://courrier.example.fr/unsubscribe/tok"
@@ -207,26 +210,30 @@ func TestEmailReplyClassification(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		code            int
+		esc             smtp.EnhancedCode
 		class           Class
 		addressRejected bool
 	}{
-		{421, Transient, false},
-		{450, Transient, false},
-		{451, Transient, false},
-		{452, Transient, false},
-		{550, Permanent, true},
-		{551, Permanent, true},
-		{552, Permanent, false},
-		{553, Permanent, true},
-		{554, Permanent, false},
+		{421, smtp.EnhancedCode{4, 3, 0}, Transient, false},
+		{450, smtp.EnhancedCode{4, 2, 0}, Transient, false},
+		{451, smtp.EnhancedCode{4, 3, 0}, Transient, false},
+		{452, smtp.EnhancedCode{4, 2, 2}, Transient, false},
+		{550, smtp.EnhancedCode{5, 1, 1}, Permanent, true},
+		{551, smtp.EnhancedCode{5, 1, 6}, Permanent, true},
+		{552, smtp.EnhancedCode{5, 2, 2}, Permanent, false},
+		{553, smtp.EnhancedCode{5, 1, 3}, Permanent, true},
+		{554, smtp.EnhancedCode{5, 7, 1}, Permanent, false},
+		// The bounce table decides, not the basic code alone: a policy
+		// rejection is not a bad address.
+		{550, smtp.EnhancedCode{5, 7, 1}, Permanent, false},
 	}
 	b := setupEmail(t, 2)
 	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.code), func(t *testing.T) {
+		t.Run(fmt.Sprint(tt.code, tt.esc), func(t *testing.T) {
 			t.Parallel()
-			to := fmt.Sprintf("rcpt%d@example.org", tt.code)
-			b.srv.Reject(to, &smtp.SMTPError{Code: tt.code, EnhancedCode: smtp.EnhancedCode{tt.code / 100, 1, 1}, Message: "scripted reply for " + to})
-			_, err := b.email.Send(context.Background(), frenchMessage(1, int64(tt.code), to))
+			to := fmt.Sprintf("rcpt%d.%d%d%d@example.org", tt.code, tt.esc[0], tt.esc[1], tt.esc[2])
+			b.srv.Reject(to, &smtp.SMTPError{Code: tt.code, EnhancedCode: tt.esc, Message: "scripted reply for " + to})
+			_, err := b.email.Send(context.Background(), frenchMessage(1, int64(tt.code*10+tt.esc[1]), to))
 			require.Error(t, err)
 			ce := Classify(err)
 			require.Equal(t, tt.class, ce.Class)
@@ -389,4 +396,39 @@ func TestEmailHonoursContext(t *testing.T) {
 	require.NoError(t, b.email.Close())
 	_, err = b.email.Send(context.Background(), frenchMessage(1, 2, "a@example.org"))
 	require.ErrorContains(t, err, "closed")
+}
+
+func TestEmailReturnPathAndDataRejection(t *testing.T) {
+	t.Parallel()
+	srv, _ := newTestSMTP(t, testSMTPOpts{})
+	verp, err := bounce.NewVERP("bounces", "bounce.caf.example", []byte("a test key of 16+ bytes"))
+	require.NoError(t, err)
+	email, err := NewEmail(EmailConfig{
+		URL: "smtp://127.0.0.1:" + srv.port + "?tls=none", From: "Caf <ne-pas-repondre@caf.example.fr>",
+		ReturnPath: verp.Address,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { email.Close() })
+
+	_, err = email.Send(context.Background(), frenchMessage(1, 77, "ok@example.org"))
+	require.NoError(t, err)
+	got := srv.Messages()
+	require.Len(t, got, 1)
+	id, err := verp.Parse(got[0].From)
+	require.NoError(t, err, "the envelope sender is the delivery's VERP address")
+	require.EqualValues(t, 77, id)
+
+	// listmonk #2623: a 550 5.1.1 after DATA is a hard bounce too.
+	srv.RejectAtData("late@example.org", &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"})
+	_, err = email.Send(context.Background(), frenchMessage(1, 78, "late@example.org"))
+	ce := Classify(err)
+	require.Equal(t, Permanent, ce.Class)
+	require.True(t, ce.AddressRejected)
+}
+
+func TestRelayReply(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "250 2.0.0 Ok: queued as 4Xyz", RelayReply("2.0.0 Ok: queued as 4Xyz"))
+	require.Equal(t, "250 2.0.0 Ok <address> queued as 1", RelayReply("2.0.0 Ok <jean@example.org> queued as 1\nmore"))
+	require.Empty(t, RelayReply(""))
 }

@@ -31,6 +31,7 @@ type testSMTP struct {
 	conns    int                        // sessions opened (one per connection)
 	reject   map[string]*smtp.SMTPError // rcpt → permanent reply
 	once     map[string]*smtp.SMTPError // rcpt → reply given once, then accepted
+	atData   map[string]*smtp.SMTPError // rcpt → reply to the end of DATA
 	authOK   int                        // successful AUTH exchanges
 	user     string                     // when set, AUTH PLAIN with user/pass is required
 	pass     string
@@ -55,6 +56,7 @@ func newTestSMTP(t *testing.T, opts testSMTPOpts) (*testSMTP, *tls.Config) {
 	ts := &testSMTP{
 		reject: map[string]*smtp.SMTPError{},
 		once:   map[string]*smtp.SMTPError{},
+		atData: map[string]*smtp.SMTPError{},
 		user:   opts.User, pass: opts.Pass,
 	}
 	srv := smtp.NewServer(ts)
@@ -176,6 +178,12 @@ func (s *testSession) Data(r io.Reader) error {
 		return err
 	}
 	s.srv.mu.Lock()
+	for _, to := range s.to {
+		if e := s.srv.atData[to]; e != nil {
+			s.srv.mu.Unlock()
+			return e
+		}
+	}
 	s.srv.messages = append(s.srv.messages, receivedMail{From: s.from, To: s.to, Data: b})
 	s.srv.mu.Unlock()
 	return nil
@@ -208,4 +216,11 @@ func selfSigned(t *testing.T) (server, client *tls.Config) {
 	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
 	client = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return server, client
+}
+
+// RejectAtData makes the server answer e at the end of DATA for rcpt.
+func (ts *testSMTP) RejectAtData(rcpt string, e *smtp.SMTPError) {
+	ts.mu.Lock()
+	ts.atData[rcpt] = e
+	ts.mu.Unlock()
 }

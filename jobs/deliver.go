@@ -270,6 +270,11 @@ func (d *Deps) record(ctx context.Context, n *notices.Notice, recipientID, deliv
 		if err != nil {
 			return res, false, err
 		}
+		if receipt.RelayReply != "" {
+			if err := ledger.SetRelayReplies(ctx, tx, []ledger.RelayReply{{DeliveryID: deliveryID, Reply: receipt.RelayReply}}); err != nil {
+				return res, false, err
+			}
+		}
 		noticeState := notices.StateSent
 		if state == ledger.StateDelivered {
 			noticeState = notices.StateDelivered

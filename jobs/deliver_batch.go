@@ -274,11 +274,15 @@ func (d *Deps) recordBatch(ctx context.Context, items []*batchItem, single func(
 	defer func() { _ = tx.Rollback(ctx) }()
 
 	var accepted []ledger.Acceptance
+	var replies []ledger.RelayReply
 	for _, it := range items {
 		if it.err == nil {
 			accepted = append(accepted, ledger.Acceptance{DeliveryID: it.deliveryID, NoticeID: it.notice.ID,
 				Channel: string(it.step.Channel), MessageID: it.receipt.MessageID, Delivered: it.receipt.Delivered,
 				Evidence: it.receipt.Evidence})
+			if it.receipt.RelayReply != "" {
+				replies = append(replies, ledger.RelayReply{DeliveryID: it.deliveryID, Reply: it.receipt.RelayReply})
+			}
 			continue
 		}
 		ce := channels.Classify(it.err)
@@ -307,6 +311,9 @@ func (d *Deps) recordBatch(ctx context.Context, items []*batchItem, single func(
 		single(it.notice.ID, at)
 	}
 	if err := ledger.AcceptMany(ctx, tx, accepted, now); err != nil {
+		return err
+	}
+	if err := ledger.SetRelayReplies(ctx, tx, replies); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

@@ -36,8 +36,9 @@ var EvidenceLevels = map[string]string{
 // of the same notice: a bounce after acceptance, a letter returned to
 // sender after handover. A later evidence event proves delivery again.
 var RevokingEvents = map[string]bool{
-	StateBounced: true,
-	"returned":   true,
+	StateBounced:   true, // EventBounced: a hard bounce (bounces.go)
+	"soft_bounced": true, // EventSoftBounced: the relay gave up
+	"returned":     true, // a letter returned to sender
 }
 
 // EvidenceOf returns the evidence level e carries, or "" if it carries none.

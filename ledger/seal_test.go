@@ -320,3 +320,22 @@ func TestLegacyEventsCarryTheirEvidence(t *testing.T) {
 		require.Equal(t, c.want, ledger.EvidenceOf(c.e), c.e)
 	}
 }
+
+// Email evidence as the bounce work records it: relay acceptance (weak),
+// then no bounce within the wait (proven); a later bounce revokes both.
+func TestBounceRevokesEvidence(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2028, 3, 1, 9, 0, 0, 0, time.UTC)
+	p := ledger.NewProjection()
+	p.Apply(ledger.Event{NoticeID: 1, Event: "notice_created", Facts: map[string]string{"kind": "rights_opened"}})
+	p.Apply(ledger.Event{NoticeID: 1, DeliveryID: 1, Event: "delivered", OccurredAt: at,
+		Facts: map[string]string{"evidence": ledger.EvidenceSMTPAccepted, "channel": "email"}})
+	p.Apply(ledger.Event{NoticeID: 1, DeliveryID: 1, Event: ledger.EventPresumedDelivered, OccurredAt: at.Add(72 * time.Hour)})
+	n := p.Notices[1]
+	require.Equal(t, ledger.EvidencePresumedDelivered, n.ProvenLevel)
+	require.Equal(t, ledger.EvidenceSMTPAccepted, n.WeakLevel)
+	p.Apply(ledger.Event{NoticeID: 1, DeliveryID: 1, Event: ledger.EventBounced, ProviderStatus: "dsn", OccurredAt: at.Add(80 * time.Hour)})
+	require.Nil(t, n.ProvenAt)
+	require.Nil(t, n.WeakAt)
+	require.NotNil(t, n.RevokedAt)
+}

@@ -103,3 +103,27 @@ func change(ctx context.Context, db DBTX, id int64, event, channel, source, deta
 	}
 	return nil
 }
+
+// SuspendEmail suspends beneficiary id's email address after repeated soft
+// bounces; the router skips email until staff or a new address restore it.
+func SuspendEmail(ctx context.Context, db DBTX, id int64, reason string) error {
+	return change(ctx, db, id, EventEmailUndeliverable, "email", "soft_bounces", reason,
+		`UPDATE recipients SET email_status = 'suspended', updated_at = now()
+		 WHERE id = $1 AND email IS NOT NULL AND email_status = 'ok' RETURNING id`)
+}
+
+// MarkEmailsUndeliverable is MarkEmailUndeliverable for many beneficiaries
+// at once (hard bounces recorded together).
+func MarkEmailsUndeliverable(ctx context.Context, db DBTX, ids []int64, reason string) error {
+	_, err := db.Exec(ctx, `
+		WITH changed AS (
+			UPDATE recipients SET email_status = 'undeliverable', updated_at = now()
+			WHERE id = ANY($1) AND email IS NOT NULL AND email_status <> 'undeliverable' RETURNING id
+		)
+		INSERT INTO recipient_events (recipient_id, event, channel, source, detail)
+		SELECT id, $2, 'email', '', $3 FROM changed`, ids, EventEmailUndeliverable, reason)
+	if err != nil {
+		return fmt.Errorf("record %s for %d beneficiaries: %w", EventEmailUndeliverable, len(ids), err)
+	}
+	return nil
+}

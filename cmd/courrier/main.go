@@ -40,6 +40,7 @@ func commands() []command {
 		{"keys", "generate the ledger signing key or print its public key", runKeys},
 		{"apikey", "create, list and revoke API keys", runAPIKey},
 		{"templates", "list, lint and preview the message templates", runTemplates},
+		{"bounce", "classify bounce messages (bounce check FILE.eml)", runBounce},
 		{"bench", "benchmark courrier end to end against River's own throughput", runBench},
 		{"bench-worker", "(started by bench --processes) one extra worker process", runBenchWorker},
 		{"version", "print the version", func(ctx context.Context, env *Env, args []string) error {

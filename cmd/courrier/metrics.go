@@ -43,5 +43,6 @@ func metricsHandler(pool *pgxpool.Pool) http.HandlerFunc {
 			rows.Close()
 		}
 		_ = jobs.WatchdogMetrics(w)
+		writeBounceMetrics(w)
 	}
 }

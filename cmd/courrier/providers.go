@@ -19,9 +19,13 @@ func (e *Env) providerChannels(chans map[channels.Name]channels.Channel, rt *run
 		if err != nil {
 			return err
 		}
+		bounces, err := e.bounceSettings()
+		if err != nil {
+			return err
+		}
 		email, err := channels.NewEmail(channels.EmailConfig{
 			URL: url, From: e.get("SMTP_FROM", "Caf <ne-pas-repondre@caf.example.fr>"), ReplyTo: e.Getenv("SMTP_REPLY_TO"),
-			Connections: conns,
+			Connections: conns, ReturnPath: bounces.returnPath(),
 		})
 		if err != nil {
 			return fmt.Errorf("SMTP_URL: %w", err)

@@ -48,6 +48,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err := app.client.Start(ctx); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
+	if err := app.bounces.start(ctx); err != nil {
+		_ = app.client.Stop(context.Background())
+		return err
+	}
 	for ch, where := range rt.describe {
 		logger.Info("channel configured", "channel", ch, "destination", where)
 	}
@@ -68,6 +72,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)
+	app.bounces.stop(shutdownCtx)
 	if err := app.client.Stop(shutdownCtx); err != nil {
 		logger.Warn("workers did not stop cleanly", "error", err)
 	}
@@ -78,8 +83,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 // app is a configured courrier: the River client with every worker and
 // periodic job, and the HTTP handler with every route.
 type app struct {
-	client *river.Client[pgx.Tx]
-	http   *httpapi.Server
+	client  *river.Client[pgx.Tx]
+	http    *httpapi.Server
+	bounces *bounceIntakes
 }
 
 func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app, error) {
@@ -137,6 +143,11 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	periodic = append(periodic, jobs.IntakePeriodicJobs()...)
 	periodic = append(periodic, jobs.CampaignPeriodicJobs(cal)...)
 	periodic = append(periodic, jobs.CompliancePeriodicJobs(jobs.ComplianceConfig{Retention: retention})...)
+	bounces, err := e.bounceSettings()
+	if err != nil {
+		return nil, err
+	}
+	periodic = append(periodic, bounces.periodicJobs()...)
 	periodic = append(periodic, jobs.CallbackPeriodicJobs()...)
 
 	client, err := jobs.NewClient(pool, rt.deps, jobs.ClientConfig{
@@ -149,6 +160,9 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 				return err
 			}
 			if err := jobs.AddComplianceWorkers(w, pool, ledgerKey, tsa); err != nil {
+				return err
+			}
+			if err := bounces.addWorkers(w, pool, logger); err != nil {
 				return err
 			}
 			if err := addCallbackWorkers(w, pool, logger); err != nil {
@@ -189,7 +203,11 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 		return nil, fmt.Errorf("river ui: %w", err)
 	}
 	api.Handle("/riverui/", basicAsBearer(auth(httpapi.RequireScope("admin", ui))))
-	return &app{client: client, http: api}, nil
+	intakes, err := bounces.wire(api, pool, client, logger)
+	if err != nil {
+		return nil, err
+	}
+	return &app{client: client, http: api, bounces: intakes}, nil
 }
 
 // basicAsBearer lets a browser reach an API-key protected page: the key is

@@ -40,7 +40,7 @@ type Options struct {
 	BulkWorkers   int           // River MaxWorkers of the bulk queue (default 4)
 	FetchCooldown time.Duration // default 1ms
 	SMTPConns     int           // SMTP connections (default 8)
-	Phases        []string      // subset of import, river, fanout, email, sms, mixed, compliance (default all but mixed)
+	Phases        []string      // subset of import, river, fanout, email, sms, mixed, compliance, bounces (default all but mixed)
 	// Processes is the number of processes working the end-to-end phases,
 	// this one included (default 1). Each extra one is started with
 	// SpawnWorker and works the same queues on the same database.
@@ -88,7 +88,7 @@ func (o *Options) defaults() {
 		o.AckRate = 20
 	}
 	if len(o.Phases) == 0 {
-		o.Phases = []string{"import", "river", "fanout", "email", "sms", "compliance"}
+		o.Phases = []string{"import", "river", "fanout", "email", "sms", "compliance", "bounces"}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -200,6 +200,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 			return nil, fmt.Errorf("compliance: %w", err)
 		}
 		rep.Compliance = secs
+	}
+	if opts.wants("bounces") {
+		if err := b.bounces(ctx); err != nil {
+			return nil, fmt.Errorf("bounces: %w", err)
+		}
 	}
 	if base := b.phase("river baseline (no-op jobs)"); base != nil && base.PerSecond > 0 {
 		for _, p := range rep.Phases {

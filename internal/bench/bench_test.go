@@ -18,7 +18,7 @@ func TestBenchSmallRunIsCorrect(t *testing.T) {
 	pool := pgtest.New(t)
 	rep, err := Run(context.Background(), pool, Options{Recipients: 2000, BatchSize: 100, FanoutBatch: 500, Workers: 50})
 	require.NoError(t, err)
-	require.Len(t, rep.Checks, 2)
+	require.Len(t, rep.Checks, 3)
 	names := map[string]Phase{}
 	for _, p := range rep.Phases {
 		names[p.Name] = p
@@ -30,11 +30,17 @@ func TestBenchSmallRunIsCorrect(t *testing.T) {
 		require.Positive(t, p.PerSecond, want)
 	}
 	require.Contains(t, rep.Ratios, "end to end email")
+	for _, want := range []string{"bounces over SMTP (DSN → ledger)", "bounces over IMAP (DSN → ledger)"} {
+		p, ok := names[want]
+		require.True(t, ok, want)
+		require.Equal(t, 1000, p.Count, want)
+		require.Positive(t, p.PerSecond, want)
+	}
 
 	var events int
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM delivery_events`).Scan(&events))
-	require.Equal(t, 3*2000+2000*2+2000*2, events,
-		"notice_created for the fan-out-only, email and sms campaigns; email: sending, delivered; sms: sending, sent")
+	require.Equal(t, 3*2000+2000*2+2000*2+2*1000, events,
+		"notice_created for the fan-out-only, email and sms campaigns; email: sending, delivered; sms: sending, sent; one bounced per DSN")
 
 	var out bytes.Buffer
 	rep.Print(&out)
