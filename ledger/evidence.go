@@ -61,8 +61,8 @@ func EvidenceOf(e Event) string {
 	// acceptance named its evidence in detail, a Twilio receipt was
 	// "twilio receipt" with its status.
 	if len(e.Facts) == 0 {
-		if e.Event == StateDelivered && EvidenceLevels[e.Detail] != "" {
-			return e.Detail
+		if lvl, _, _ := strings.Cut(e.Detail, ": "); e.Event == StateDelivered && EvidenceLevels[lvl] != "" {
+			return lvl
 		}
 		if p, ok := strings.CutSuffix(e.Detail, " receipt"); ok && e.ProviderStatus != "" && EvidenceLevels[p+"_"+e.ProviderStatus] != "" {
 			return p + "_" + e.ProviderStatus

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -214,10 +215,17 @@ func Accepted(ctx context.Context, tx DBTX, deliveryID, noticeID int64, messageI
 
 // acceptFacts are the sealed facts of an acceptance: the provider's message
 // id and, where acceptance is the channel's final evidence, its level.
+// The evidence may carry the relay's reply after the level
+// ("smtp_accepted: 250 2.0.0 OK: queued"): the level is the evidence fact,
+// the reply (reduced) the relay_reply fact.
 func acceptFacts(channel, provider, messageID string, delivered bool, evidence string) map[string]string {
-	f := map[string]string{"channel": channel, "provider": provider, "provider_message_id": messageID, "accepted_as": evidence}
+	level, reply, _ := strings.Cut(evidence, ": ")
+	f := map[string]string{"channel": channel, "provider": provider, "provider_message_id": messageID, "accepted_as": level}
+	if reply != "" {
+		f["relay_reply"] = ReduceReply(reply)
+	}
 	if delivered {
-		f["evidence"] = evidence
+		f["evidence"] = level
 	}
 	return f
 }
@@ -393,8 +401,12 @@ func AcceptMany(ctx context.Context, tx DBTX, acc []Acceptance, at time.Time) er
 		INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at, facts)
 		SELECT v.d, v.nid, CASE WHEN v.delivered THEN 'delivered' ELSE 'sent' END,
 		       CASE WHEN v.delivered THEN v.evidence ELSE 'accepted by provider' END, $5,
-		       jsonb_build_object('channel', v.ch, 'provider', d.provider, 'provider_message_id', v.mid, 'accepted_as', v.evidence)
-		         || CASE WHEN v.delivered THEN jsonb_build_object('evidence', v.evidence) ELSE '{}'::jsonb END
+		       jsonb_build_object('channel', v.ch, 'provider', d.provider, 'provider_message_id', v.mid,
+		                          'accepted_as', split_part(v.evidence, ': ', 1))
+		         || CASE WHEN v.delivered THEN jsonb_build_object('evidence', split_part(v.evidence, ': ', 1)) ELSE '{}'::jsonb END
+		         || CASE WHEN strpos(v.evidence, ': ') > 0
+		                 THEN jsonb_build_object('relay_reply', courrier_redact(substr(v.evidence, strpos(v.evidence, ': ') + 2)))
+		                 ELSE '{}'::jsonb END
 		FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::text[], $6::text[], $7::text[]) AS v(d, nid, delivered, evidence, ch, mid)
 		JOIN deliveries d ON d.id = v.d
 		ORDER BY v.d`, dids, nids, delivered, evidence, at, chans, mids); err != nil {

@@ -29,24 +29,35 @@ func ReduceReply(reply string) string {
 	if !needsScrub(reply) {
 		return reply
 	}
+	// The status code and enhanced code stay where they are; the rest is
+	// scrubbed around them.
+	const codeMark, enhancedMark = "\x00c\x00", "\x00e\x00"
 	var code, enhanced string
 	text := reply
 	if m := replyCodeRe.FindStringSubmatchIndex(text); m != nil {
 		code = text[m[2]:m[3]]
-		text = text[:m[2]] + text[m[3]:]
+		text = text[:m[2]] + codeMark + text[m[3]:]
 	}
 	if m := enhancedCodeRe.FindStringIndex(text); m != nil {
 		enhanced = text[m[0]:m[1]]
-		text = text[:m[0]] + text[m[1]:]
+		text = text[:m[0]] + enhancedMark + text[m[1]:]
 	}
 	text = Scrub(text)
-	out := strings.TrimSpace(strings.Join([]string{code, enhanced, text}, " "))
-	return spaceRe.ReplaceAllString(out, " ")
+	text = strings.Replace(text, codeMark, code, 1)
+	text = strings.Replace(text, enhancedMark, enhanced, 1)
+	// Codes the scrub removed (they followed a secret) are put back in front.
+	if enhanced != "" && !strings.Contains(text, enhanced) {
+		text = enhanced + " " + text
+	}
+	if code != "" && !strings.Contains(text, code) {
+		text = code + " " + text
+	}
+	return strings.TrimSpace(spaceRe.ReplaceAllString(text, " "))
 }
 
 // Scrub removes from free text what must never be sealed: each line from
-// the first word that names authentication or a secret onwards, email addresses, long tokens (base64
-// credentials, keys) and numbers of three digits or more (phone numbers,
+// the first word that names authentication or a secret onwards, email
+// addresses, long tokens (base64 credentials, keys) and numbers of three digits or more (phone numbers,
 // account numbers). Short texts made of words only are returned unchanged.
 func Scrub(s string) string {
 	if !needsScrub(s) {
