@@ -87,7 +87,9 @@ func ParseAudience(src []byte) (*Audience, error) {
 	if len(trimmed) == 0 {
 		return &a, nil
 	}
-	if trimmed[0] == '{' {
+	// A YAML flow mapping ({ref_prefix: "G"}) also starts with "{": only
+	// valid JSON is read as JSON.
+	if trimmed[0] == '{' && json.Valid(trimmed) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&a); err != nil {

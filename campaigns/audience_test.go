@@ -161,3 +161,16 @@ func TestPreviewAudience(t *testing.T) {
 	_, err = ParseAudience([]byte("regions: [narnia]\n"))
 	require.ErrorContains(t, err, "regions[0]")
 }
+
+// TestAudienceYAMLFlowMapping reads a one-line YAML audience, which starts
+// with "{" like JSON (issue 16: it was parsed as JSON and rejected).
+func TestAudienceYAMLFlowMapping(t *testing.T) {
+	t.Parallel()
+	for _, src := range []string{`{ref_prefix: "G"}`, `{ref_prefix: G}`, `{"ref_prefix": "G"}`, "ref_prefix: G\n"} {
+		a, err := ParseAudience([]byte(src))
+		require.NoError(t, err, src)
+		require.Equal(t, "G", a.RefPrefix, src)
+	}
+	_, err := ParseAudience([]byte(`{ref_prefx: G}`))
+	require.ErrorContains(t, err, "ref_prefx", "unknown fields are still errors")
+}

@@ -548,6 +548,9 @@ func SyncCalendarAt(ctx context.Context, db DBTX, cal *Calendar, now time.Time, 
 	if _, err := db.Exec(ctx, `UPDATE campaign_calendar SET active = false, synced_at = now() WHERE active AND NOT entry_id = ANY ($1)`, ids); err != nil {
 		return fmt.Errorf("sync calendar: %w", err)
 	}
+	if err := cancelRemoved(ctx, db, ids); err != nil {
+		return err
+	}
 	from, to := cal.Window(now)
 	occ, err := cal.Occurrences(from, to)
 	if err != nil {
@@ -560,6 +563,48 @@ func SyncCalendarAt(ctx context.Context, db DBTX, cal *Calendar, now time.Time, 
 		})
 		if err != nil {
 			return fmt.Errorf("calendar %s: %w", o.Key(), err)
+		}
+	}
+	return nil
+}
+
+// cancelRemoved cancels the campaigns created from a calendar entry that is
+// no longer in the calendar and that have not started, with the reason
+// recorded in their events: removing an entry must not leave an approved
+// mailing waiting to go.
+func cancelRemoved(ctx context.Context, db DBTX, active []string) error {
+	rows, err := db.Query(ctx, `
+		SELECT id, split_part(calendar_key, '@', 1) FROM campaigns
+		WHERE calendar_key IS NOT NULL AND state IN ('draft', 'approved', 'scheduled')
+		  AND NOT split_part(calendar_key, '@', 1) = ANY ($1)
+		ORDER BY id`, active)
+	if err != nil {
+		return fmt.Errorf("sync calendar: find removed entries: %w", err)
+	}
+	type orphan struct {
+		id    int64
+		entry string
+	}
+	var orphans []orphan
+	for rows.Next() {
+		var o orphan
+		if err := rows.Scan(&o.id, &o.entry); err != nil {
+			rows.Close()
+			return err
+		}
+		orphans = append(orphans, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, o := range orphans {
+		err := inTx(ctx, db, func(tx DBTX) error {
+			_, err := MarkCancelled(ctx, tx, o.id, "calendar", fmt.Sprintf("calendar entry %q was removed from the calendar", o.entry))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sync calendar: cancel campaign %d: %w", o.id, err)
 		}
 	}
 	return nil

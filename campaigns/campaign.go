@@ -300,12 +300,13 @@ func Create(ctx context.Context, db DBTX, n New, cfg *Config) (c *Campaign, crea
 		return nil, false, &Error{Code: CodeApproval, Field: "approved_by", Msg: "four-eyes: the approver must differ from the creator"}
 	}
 	needs := n.Kind == GeneralMailing
+	var estimate int64 // known now for reminders, so the approver sees it
 	if n.Kind == Reminder {
 		count, err := CountAudience(ctx, db, &n.Audience)
 		if err != nil {
 			return nil, false, err
 		}
-		needs = count > int64(cfg.threshold())
+		needs, estimate = count > int64(cfg.threshold()), count
 	}
 	data, err := json.Marshal(n.Data)
 	if err != nil {
@@ -323,14 +324,15 @@ func Create(ctx context.Context, db DBTX, n New, cfg *Config) (c *Campaign, crea
 	var id int64
 	err = db.QueryRow(ctx, `
 		INSERT INTO campaigns (name, kind, notice_kind, template_key, data, audience, start_at, pace_days, window_from,
-		    window_to, weekdays_only, state, needs_approval, calendar_key, reason, test, created_by, approved_by, approved_at, job_size)
+		    window_to, weekdays_only, state, needs_approval, calendar_key, reason, test, created_by, approved_by, approved_at, job_size,
+		    audience_estimate)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-		    CASE WHEN $18::text IS NULL THEN NULL ELSE now() END, $19)
+		    CASE WHEN $18::text IS NULL THEN NULL ELSE now() END, $19, $20)
 		ON CONFLICT (calendar_key) DO NOTHING
 		RETURNING id`,
 		n.Name, string(n.Kind), string(nk), n.TemplateKey, data, n.Audience.JSON(), n.StartAt, n.Pace.Days,
 		n.Pace.WindowFrom, n.Pace.WindowTo, n.Pace.WeekdaysOnly, state, needs, calKey, n.Reason, n.Test,
-		n.CreatedBy, approvedBy, n.JobSize).Scan(&id)
+		n.CreatedBy, approvedBy, n.JobSize, estimate).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		c, err := scan(db.QueryRow(ctx, `SELECT `+columns+` FROM campaigns WHERE calendar_key = $1`, n.CalendarKey))
 		return c, false, err

@@ -186,3 +186,36 @@ func TestPace(t *testing.T) {
 	require.Equal(t, time.Date(2027, 3, 13, 9, 0, 0, 0, Paris()), w.At(night, 0.9))
 	require.ErrorContains(t, Pace{WindowFrom: "18:00", WindowTo: "09:00"}.Validate(), "pace.window_to")
 }
+
+// TestSyncCalendarCancelsRemovedEntries: a campaign prepared from a
+// calendar entry is cancelled, with the reason recorded, once the entry is
+// removed from the calendar (issue 16: it stayed approved and would go).
+func TestSyncCalendarCancelsRemovedEntries(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	cal, err := DefaultCalendar()
+	require.NoError(t, err)
+	now := time.Date(2027, 3, 1, 12, 0, 0, 0, Paris())
+	require.NoError(t, SyncCalendarAt(ctx, pool, cal, now, nil))
+
+	src := strings.Replace(string(DefaultCalendarYAML()), "  - id: lettre-printemps-2027\n", "  - id: lettre-printemps-2027-bis\n", 1)
+	edited, err := ParseCalendar([]byte(src), nil)
+	require.NoError(t, err)
+	require.NoError(t, SyncCalendarAt(ctx, pool, edited, now, nil))
+
+	var id int64
+	var state string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT id, state FROM campaigns WHERE calendar_key = 'lettre-printemps-2027@2027-03-16'`).Scan(&id, &state))
+	require.Equal(t, StateCancelled, state)
+	events, err := Events(ctx, pool, id)
+	require.NoError(t, err)
+	last := events[len(events)-1]
+	require.Equal(t, "cancelled", last.Event)
+	require.Equal(t, "calendar", last.Actor)
+	require.Contains(t, last.Detail, `calendar entry "lettre-printemps-2027" was removed from the calendar`)
+	require.NoError(t, pool.QueryRow(ctx, `SELECT state FROM campaigns WHERE calendar_key = 'lettre-printemps-2027-bis@2027-03-16'`).Scan(&state))
+	require.Equal(t, StateApproved, state, "the renamed entry has its own campaign")
+	require.NoError(t, pool.QueryRow(ctx, `SELECT state FROM campaigns WHERE calendar_key LIKE 'rsa-declaration-trimestrielle@%'`).Scan(&state))
+	require.NotEqual(t, StateCancelled, state, "entries still in the calendar are untouched")
+}

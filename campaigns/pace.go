@@ -6,7 +6,8 @@ import (
 )
 
 // Pace spreads a campaign's sends: over Days days from its start, and only
-// inside a daily sending window (Europe/Paris) if one is set. The zero Pace
+// inside a daily sending window (Europe/Paris, or the Caf's time zone: see
+// In) if one is set. The zero Pace
 // sends everything at once.
 type Pace struct {
 	// Days spreads the sends evenly over this many days of open window.
@@ -17,6 +18,22 @@ type Pace struct {
 	WindowTo   string `json:"window_to,omitempty" yaml:"window_to,omitempty"`
 	// WeekdaysOnly skips Saturdays and Sundays.
 	WeekdaysOnly bool `json:"weekdays_only,omitempty" yaml:"weekdays_only,omitempty"`
+
+	loc *time.Location // the window's time zone; nil is Europe/Paris
+}
+
+// In returns p with its window read in loc: the local time of a Caf, so
+// that 08:00–20:00 is 08:00–20:00 in La Réunion for its beneficiaries.
+func (p Pace) In(loc *time.Location) Pace {
+	p.loc = loc
+	return p
+}
+
+func (p Pace) location() *time.Location {
+	if p.loc == nil {
+		return paris
+	}
+	return p.loc
 }
 
 func parseClock(s string) (time.Duration, error) {
@@ -62,8 +79,8 @@ func (p Pace) open(day time.Time) (from, to time.Time, ok bool) {
 	if p.WindowFrom != "" {
 		f, _ := parseClock(p.WindowFrom)
 		t, _ := parseClock(p.WindowTo)
-		from = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, paris).Add(f)
-		to = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, paris).Add(t)
+		from = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, p.location()).Add(f)
+		to = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, p.location()).Add(t)
 	}
 	return from, to, true
 }
@@ -78,8 +95,8 @@ func (p Pace) At(start time.Time, frac float64) time.Time {
 	type interval struct{ from, to time.Time }
 	var ivs []interval
 	var total time.Duration
-	s := start.In(paris)
-	day := time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, paris)
+	s := start.In(p.location())
+	day := time.Date(s.Year(), s.Month(), s.Day(), 0, 0, 0, 0, p.location())
 	end := start.AddDate(0, 0, max(p.Days, 1))
 	for i := 0; i < 400 && (day.Before(end) || total == 0); i++ {
 		if f, t, ok := p.open(day); ok {
@@ -109,6 +126,29 @@ func (p Pace) At(start time.Time, frac float64) time.Time {
 		}
 	}
 	return ivs[len(ivs)-1].to
+}
+
+// Remaining returns when the part at fraction frac (0 to 1) of what is left
+// of a campaign started at start and resumed at now should be sent: the rest
+// of the original plan's open time, in the same proportion, so that a pause
+// never pushes sends out of the plan (a one-day pace keeps to its day). Once
+// the plan is over, everything goes at now.
+func (p Pace) Remaining(start, now time.Time, frac float64) time.Time {
+	frac = min(max(frac, 0), 1)
+	if !p.At(start, 1).After(now) {
+		return now
+	}
+	// The smallest fraction of the plan not yet due at now.
+	lo, hi := 0.0, 1.0
+	for range 50 {
+		mid := (lo + hi) / 2
+		if p.At(start, mid).Before(now) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return later(p.At(start, hi+(1-hi)*frac), now)
 }
 
 func later(a, b time.Time) time.Time {

@@ -40,6 +40,17 @@ type Message struct {
 	// List-Unsubscribe-Post (RFC 8058). Only general mailings and outreach
 	// carry one, never legal notices.
 	UnsubscribeURL string
+
+	// From and ReplyTo, when set, replace the email channel's configured
+	// sender ("Caf de La Réunion <ne-pas-repondre@caf974.fr>"): the sender
+	// identity of the beneficiary's Caf. Sender replaces the SMS sender ID
+	// or number.
+	From, ReplyTo, Sender string
+	// Letterhead, when set, is the sender block of a letter (the Caf's
+	// letterhead: its name, then its address lines), and Place the city of
+	// its date line ("Saint-Denis, le …").
+	Letterhead []string
+	Place      string
 }
 
 // Receipt is what a channel returns once the provider accepted a message.

@@ -378,13 +378,16 @@ func (e *SMTP) build(msg Message) (*mail.Msg, string, error) {
 // quoted-printable, Content-Language fr, a Message-ID derived from the
 // notice and delivery ids, and the RFC 8058 one-click unsubscribe headers
 // when msg carries an unsubscribe URL.
-func buildMIME(from, replyTo *netmail.Address, domain string, msg Message) (*mail.Msg, string, error) {
+func buildMIME(from, replyTo *netmail.Address, domain string, msg Message) (_ *mail.Msg, _ string, err error) {
 	if msg.To == "" {
 		return nil, "", PermanentError("invalid_message", "email has no recipient address")
 	}
 	if msg.Text == "" {
 		// Accessibility: every email carries a plain-text part.
 		return nil, "", PermanentError("invalid_message", "email for delivery %d has no plain-text part", msg.DeliveryID)
+	}
+	if from, replyTo, err = callerSender(from, replyTo, msg); err != nil {
+		return nil, "", err
 	}
 	m := mail.NewMsg(mail.WithCharset(mail.CharsetUTF8), mail.WithEncoding(mail.EncodingQP))
 	if err := m.FromFormat(from.Name, from.Address); err != nil {
@@ -528,4 +531,24 @@ func (e *SMTP) Close() error {
 		}
 	})
 	return nil
+}
+
+// callerSender applies msg's own From and ReplyTo (the Caf's identity) over
+// the channel's.
+func callerSender(from, replyTo *netmail.Address, msg Message) (*netmail.Address, *netmail.Address, error) {
+	if msg.From != "" {
+		a, err := netmail.ParseAddress(msg.From)
+		if err != nil {
+			return nil, nil, PermanentError("invalid_message", "sender address of delivery %d: %v", msg.DeliveryID, err)
+		}
+		from = a
+	}
+	if msg.ReplyTo != "" {
+		a, err := netmail.ParseAddress(msg.ReplyTo)
+		if err != nil {
+			return nil, nil, PermanentError("invalid_message", "reply-to address of delivery %d: %v", msg.DeliveryID, err)
+		}
+		replyTo = a
+	}
+	return from, replyTo, nil
 }

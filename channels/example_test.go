@@ -5,14 +5,14 @@ import (
 	"time"
 
 	"github.com/courrier-dev/courrier/channels"
-	"github.com/courrier-dev/courrier/internal/frholidays"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // An SMS due on Saturday evening waits for Monday morning; one due on the
 // Saturday before Easter Monday waits for Tuesday.
 func ExampleQuietHours_Next() {
 	q := channels.DefaultQuietHours()
-	paris := frholidays.Paris()
+	paris := territories.Paris()
 
 	for _, due := range []time.Time{
 		time.Date(2025, time.March, 5, 14, 30, 0, 0, paris), // Wednesday afternoon

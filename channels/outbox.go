@@ -54,7 +54,7 @@ func (o *Outbox) Send(ctx context.Context, msg Message) (Receipt, error) {
 		var b []byte
 		b, err = json.MarshalIndent(map[string]any{
 			"to": msg.To, "body": msg.Text, "notice_id": msg.NoticeID, "delivery_id": msg.DeliveryID,
-			"kind": msg.Kind, "written_at": time.Now().UTC().Format(time.RFC3339),
+			"kind": msg.Kind, "written_at": time.Now().UTC().Format(time.RFC3339), "from": msg.Sender,
 		}, "", "  ")
 		if err == nil {
 			err = writeFileAtomic(path, append(b, '\n'))

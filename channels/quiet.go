@@ -2,9 +2,8 @@ package channels
 
 import (
 	"time"
-	_ "time/tzdata" // Europe/Paris must resolve on machines without zoneinfo
 
-	"github.com/courrier-dev/courrier/internal/frholidays"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // QuietHours says when SMS may be sent: between Start and End (wall-clock
@@ -15,7 +14,7 @@ type QuietHours struct {
 	Start, End time.Duration // since midnight, default 8h and 20h
 	Days       [7]bool       // indexed by time.Weekday; default Monday–Saturday
 	Location   *time.Location
-	Holidays   func(time.Time) bool // default frholidays.IsHoliday
+	Holidays   func(time.Time) bool // default: metropolitan holidays
 }
 
 // DefaultQuietHours returns 08:00–20:00 Europe/Paris, Monday to Saturday,
@@ -25,8 +24,8 @@ func DefaultQuietHours() QuietHours {
 		Start:    8 * time.Hour,
 		End:      20 * time.Hour,
 		Days:     [7]bool{time.Monday: true, time.Tuesday: true, time.Wednesday: true, time.Thursday: true, time.Friday: true, time.Saturday: true},
-		Location: frholidays.Paris(),
-		Holidays: frholidays.IsHoliday,
+		Location: territories.Paris(),
+		Holidays: territories.MetropolitanCalendar().IsHoliday,
 	}
 }
 
@@ -73,6 +72,15 @@ func (q QuietHours) Next(t time.Time) time.Time {
 		}
 	}
 	return time.Time{}
+}
+
+// NextIn is Next evaluated in the beneficiary's own calendar: the window is
+// wall-clock time in cal's zone (08:00–20:00 in La Réunion is 04:00–16:00
+// UTC) and cal's holidays, local ones included, are quiet days. It replaces
+// q's Location and Holidays.
+func (q QuietHours) NextIn(t time.Time, cal territories.Calendar) time.Time {
+	q.Location, q.Holidays = cal.Location(), cal.IsHoliday
+	return q.Next(t)
 }
 
 // Allowed reports whether an SMS may be sent at t.

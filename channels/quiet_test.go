@@ -6,12 +6,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/courrier-dev/courrier/internal/frholidays"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 func TestQuietHoursNext(t *testing.T) {
 	t.Parallel()
-	paris := frholidays.Paris()
+	paris := territories.Paris()
 	at := func(y int, m time.Month, d, h, mi int) time.Time { return time.Date(y, m, d, h, mi, 0, 0, paris) }
 	q := DefaultQuietHours()
 	tests := []struct {
@@ -51,15 +51,15 @@ func TestQuietHoursNext(t *testing.T) {
 func TestQuietHoursDSTOffsets(t *testing.T) {
 	t.Parallel()
 	q := DefaultQuietHours()
-	spring := q.Next(time.Date(2025, time.March, 29, 21, 0, 0, 0, frholidays.Paris()))
+	spring := q.Next(time.Date(2025, time.March, 29, 21, 0, 0, 0, territories.Paris()))
 	require.Equal(t, time.Date(2025, time.March, 31, 6, 0, 0, 0, time.UTC), spring.UTC(), "08:00 CEST")
-	autumn := q.Next(time.Date(2025, time.October, 25, 21, 0, 0, 0, frholidays.Paris()))
+	autumn := q.Next(time.Date(2025, time.October, 25, 21, 0, 0, 0, territories.Paris()))
 	require.Equal(t, time.Date(2025, time.October, 27, 7, 0, 0, 0, time.UTC), autumn.UTC(), "08:00 CET")
 }
 
 func TestQuietHoursZeroValueIsDefault(t *testing.T) {
 	t.Parallel()
-	sat := time.Date(2025, time.March, 8, 21, 0, 0, 0, frholidays.Paris())
+	sat := time.Date(2025, time.March, 8, 21, 0, 0, 0, territories.Paris())
 	require.True(t, DefaultQuietHours().Next(sat).Equal(QuietHours{}.Next(sat)))
 }
 

@@ -94,9 +94,11 @@ type Contact struct {
 	PhoneMobile   bool
 	PhoneOK       bool
 	PostalAddress string // empty when no complete address
-	ConsentEmail  bool
-	ConsentSMS    bool
-	ConsentLetter bool
+	// PostalUndeliverable: letters to PostalAddress came back (returned mail).
+	PostalUndeliverable bool
+	ConsentEmail        bool
+	ConsentSMS          bool
+	ConsentLetter       bool
 	// OutreachOptOut: the beneficiary unsubscribed from general mailings and
 	// outreach; such messages then only go by post.
 	OutreachOptOut bool
@@ -147,6 +149,8 @@ func Plan(route []Name, c Contact, bulk bool) (steps []Step, skipped []string) {
 			switch {
 			case c.PostalAddress == "":
 				reason = "no postal address"
+			case c.PostalUndeliverable:
+				reason = "postal address undeliverable"
 			case !c.ConsentLetter:
 				reason = "letter consent withdrawn"
 			default:

@@ -155,6 +155,9 @@ func (t *Twilio) Send(ctx context.Context, msg Message) (Receipt, error) {
 	} else {
 		params.SetFrom(t.cfg.From)
 	}
+	if msg.Sender != "" {
+		params.SetFrom(msg.Sender) // the Caf's own sender ID
+	}
 	if cb := t.StatusCallbackURL(msg.DeliveryID); cb != "" {
 		params.SetStatusCallback(cb)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/courrier-dev/courrier/agencies"
 	"github.com/courrier-dev/courrier/ledger"
 	"github.com/courrier-dev/courrier/templates"
 )
@@ -172,15 +174,59 @@ func (pk Packer) ForRule(ctx context.Context, rule string, p Period) (*Pack, err
 // reproduce renders a template version again; it returns the content only
 // if it hashes to the hash recorded when the message was sent.
 func reproduce(ctx context.Context, db DB, version string, in templates.Input, hash string) *ledger.Content {
-	r, err := templates.RenderVersion(ctx, db, version, in, templates.DefaultAgency())
+	// The Caf's data first (messages name the beneficiary's Caf), then the
+	// templates' own agency (messages sent without an agency file).
+	candidates := []templates.Input{in}
+	if in.Agency != nil {
+		bare := in
+		bare.Agency = nil
+		candidates = append(candidates, bare)
+	}
+	for _, in := range candidates {
+		r, err := templates.RenderVersion(ctx, db, version, in, templates.DefaultAgency())
+		if err != nil {
+			return nil
+		}
+		c := &ledger.Content{Subject: r.Subject, Text: r.Text, HTML: r.HTML}
+		if c.Hash() == hash {
+			return c
+		}
+	}
+	return nil
+}
+
+// withAgencies gives each input the data of its notice's Caf, from the
+// agency file of this process (COURRIER_AGENCIES, else the embedded
+// example), so that content kept only as a hash can be rendered again.
+func withAgencies(ctx context.Context, db DB, inputs map[int64]templates.Input) error {
+	if len(inputs) == 0 {
+		return nil
+	}
+	set, err := agencies.LoadFile(os.Getenv(agencies.EnvFile))
 	if err != nil {
-		return nil
+		return fmt.Errorf("evidence: %s: %w", agencies.EnvFile, err)
 	}
-	c := &ledger.Content{Subject: r.Subject, Text: r.Text, HTML: r.HTML}
-	if c.Hash() != hash {
-		return nil
+	ids := make([]int64, 0, len(inputs))
+	for id := range inputs {
+		ids = append(ids, id)
 	}
-	return c
+	rows, err := db.Query(ctx, `SELECT n.id, coalesce(n.caf, r.caf, ''), r.postal_code
+		FROM notices n JOIN recipients r ON r.id = n.recipient_id WHERE n.id = ANY($1)`, ids)
+	if err != nil {
+		return fmt.Errorf("evidence: load Cafs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var caf, postal string
+		if err := rows.Scan(&id, &caf, &postal); err != nil {
+			return err
+		}
+		in := inputs[id]
+		in.Agency = templates.AgencyOf(set.Resolve(caf, postal))
+		inputs[id] = in
+	}
+	return rows.Err()
 }
 
 func noticeIDs(ctx context.Context, db DB, sql string, args ...any) ([]int64, error) {
@@ -350,6 +396,9 @@ func (pk Packer) build(ctx context.Context, scope PackScope, ids []int64) (*Pack
 	irows.Close()
 	if err := irows.Err(); err != nil {
 		return nil, fmt.Errorf("evidence: load notices: %w", err)
+	}
+	if err := withAgencies(ctx, pk.DB, inputs); err != nil {
+		return nil, err
 	}
 
 	var manifest strings.Builder

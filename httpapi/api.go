@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/courrier-dev/courrier/agencies"
 	"github.com/courrier-dev/courrier/requests"
 )
 
@@ -40,6 +41,8 @@ type API struct {
 	Now func() time.Time
 	// Deadlines of requests and complaints.
 	Deadlines requests.Settings
+	// Agencies resolve each beneficiary's Caf (nil: the embedded example).
+	Agencies *agencies.Set
 	// MaxBodyBytes limits JSON bodies (default 1 MiB).
 	MaxBodyBytes int64
 	// MaxImportBytes limits CSV import bodies (default 50 MiB).
@@ -102,6 +105,7 @@ func (a *API) Register(s *Server) {
 	route("POST /v1/requests/{id}/answer", scopeAnswer, a.answerRequest)
 	route("GET /v1/requests/{id}", scopeReadStatus, a.getRequest)
 	route("GET /v1/notices/{id}", scopeReadStatus, a.getNotice)
+	route("POST /v1/letters/returned", scopeWrite, a.postReturnedLetters)
 	s.Handle("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("", "no such endpoint: see /v1/openapi.json"))
 	}))

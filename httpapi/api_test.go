@@ -20,12 +20,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courrier-dev/courrier/channels"
-	"github.com/courrier-dev/courrier/internal/frholidays"
 	"github.com/courrier-dev/courrier/internal/pgtest"
 	"github.com/courrier-dev/courrier/jobs"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
 	"github.com/courrier-dev/courrier/templates"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // realChannel stands for a real provider: test notices must never reach it.
@@ -55,7 +55,7 @@ func setupAPI(t *testing.T, mutate func(a *API)) *apiBundle {
 	pool := pgtest.New(t)
 	client, err := jobs.NewInsertClient(pool, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
-	b := &apiBundle{pool: pool, now: time.Date(2027, 3, 12, 18, 0, 0, 0, frholidays.Paris()),
+	b := &apiBundle{pool: pool, now: time.Date(2027, 3, 12, 18, 0, 0, 0, territories.Paris()),
 		keys: map[string]string{}, keyIDs: map[string]int64{}}
 	b.api = &API{DB: pool, River: client, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return b.now }}
@@ -509,7 +509,7 @@ func TestRequestAcknowledgedAndAnswered(t *testing.T) {
 	ack, err := notices.Get(ctx, b.pool, ackID)
 	require.NoError(t, err)
 	require.Equal(t, notices.RequestAcknowledgement, ack.Kind)
-	require.True(t, ack.DueBy.Equal(time.Date(2027, 3, 17, 18, 0, 0, 0, frholidays.Paris())))
+	require.True(t, ack.DueBy.Equal(time.Date(2027, 3, 17, 18, 0, 0, 0, territories.Paris())))
 	b.requireRenders(t, ack)
 
 	// Replay and conflict.
@@ -581,7 +581,7 @@ func TestRequestAcknowledgedAndAnswered(t *testing.T) {
 func TestComplaintWorkingDaysAcrossHoliday(t *testing.T) {
 	t.Parallel()
 	b := setupAPI(t, func(a *API) { a.Deadlines.WorkingDays = true })
-	b.now = time.Date(2027, 3, 27, 9, 0, 0, 0, frholidays.Paris())
+	b.now = time.Date(2027, 3, 27, 9, 0, 0, 0, territories.Paris())
 	b.recipient(t, "1000001")
 	// Friday 26 March 2027, 18:00; Easter Monday (29 March) is a holiday.
 	status, out := b.doJSON(t, "POST", "/v1/requests", "ingest",
@@ -648,6 +648,7 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		"/v1/requests/{id}":          {"get"},
 		"/v1/requests/{id}/answer":   {"post"},
 		"/v1/notices/{id}":           {"get"},
+		"/v1/letters/returned":       {"post"},
 		"/v1/openapi.json":           {"get"},
 		"/v1/recipients":             {"get"},
 		"/v1/notices":                {"get"},

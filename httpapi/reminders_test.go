@@ -92,6 +92,8 @@ func TestRemindersHandler(t *testing.T) {
 	status, out = post(`{"template": "reminder_missing_document", "audience": {"benefits": ["RSA"]}, ` + doc + `, "reason": "campagne nationale"}`)
 	require.Equal(t, http.StatusAccepted, status, out)
 	require.Equal(t, true, out["needs_approval"])
+	// The approver is told the real audience, not 0 (issue 16).
+	require.EqualValues(t, 5, out["campaign"].(map[string]any)["audience_estimate"])
 	cid := int64(out["campaign"].(map[string]any)["id"].(float64))
 	_, err = campaigns.Approve(ctx, pool, cid, "Marie Curie")
 	require.ErrorContains(t, err, "four-eyes", "the same operator, through the CLI, cannot approve")

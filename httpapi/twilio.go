@@ -9,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twilio/twilio-go/client"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/ledger"
@@ -132,21 +134,22 @@ func (h *TwilioWebhooks) Status(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// Inbound keywords. They mirror Twilio's default opt-out and opt-in
-// keywords (Twilio blocks or unblocks the number itself on those), plus the
-// French ARRET / ARRÊT / STOP SMS.
+// Inbound keywords, compared without accents, case, punctuation or extra
+// spaces. They mirror Twilio's default opt-out and opt-in keywords (Twilio
+// blocks or unblocks the number itself on those), plus the usual French
+// ones ("Arrêt !", "stop sms", "désabonner").
 var (
 	optOutKeywords = map[string]bool{
-		"STOP": true, "STOP SMS": true, "ARRET": true, "ARRÊT": true, "ARRET SMS": true, "ARRÊT SMS": true,
-		"STOPALL": true, "UNSUBSCRIBE": true, "CANCEL": true, "END": true, "QUIT": true,
+		"STOP": true, "STOP SMS": true, "ARRET": true, "ARRET SMS": true, "ARRETER": true, "ARRETEZ": true,
+		"STOPALL": true, "STOP ALL": true, "UNSUBSCRIBE": true, "CANCEL": true, "END": true, "QUIT": true,
+		"DESABONNER": true, "DESABONNEMENT": true, "DESINSCRIRE": true, "DESINSCRIPTION": true,
 	}
 	optInKeywords = map[string]bool{"START": true, "UNSTOP": true, "YES": true}
 )
 
 // InboundKeyword returns "stop", "start" or "" for an inbound SMS body.
 func InboundKeyword(body string) string {
-	b := strings.ToUpper(strings.Join(strings.Fields(body), " "))
-	b = strings.TrimRight(b, ".!")
+	b := keywordForm(body)
 	switch {
 	case optOutKeywords[b]:
 		return "stop"
@@ -154,6 +157,29 @@ func InboundKeyword(body string) string {
 		return "start"
 	}
 	return ""
+}
+
+// keywordForm upper-cases body, drops accents, turns punctuation and any
+// space (French typography's no-break space before "!") into single spaces
+// and trims them: "  Arrêt !" → "ARRET".
+func keywordForm(body string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range norm.NFD.String(body) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue // combining accent
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteString(strings.ToUpper(string(r)))
+		default:
+			space = true
+		}
+	}
+	return b.String()
 }
 
 const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`
@@ -223,6 +249,19 @@ var unsubscribePage = template.Must(template.New("unsubscribe").Parse(`<!doctype
 </html>
 `))
 
+// unsubscribeWhat says what unsubscribing really does: general mailings are
+// owed to every beneficiary several times a year, so they keep coming, by
+// post; life-event offers stop.
+func unsubscribeWhat(done bool) string {
+	what := "vous ne recevrez plus par courriel ni par SMS les lettres d'information de la Caf : " +
+		"nous sommes tenus de vous les adresser plusieurs fois par an, elles vous parviendront donc par courrier postal. " +
+		"Vous ne recevrez plus nos propositions liées aux événements de la vie (naissance, séparation, décès)."
+	if done {
+		return "Votre demande est enregistrée : " + what
+	}
+	return "Si vous confirmez, " + what
+}
+
 type unsubscribeView struct {
 	Title, Text string
 	Form        bool
@@ -258,7 +297,7 @@ func (u *Unsubscribe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		u.page(w, http.StatusOK, unsubscribeView{Title: "Se désabonner",
-			Text: "Vous ne recevrez plus les informations générales ni les offres de la Caf par ce moyen.", Form: true})
+			Text: unsubscribeWhat(false), Form: true})
 	case http.MethodPost:
 		r.Body = http.MaxBytesReader(w, r.Body, maxWebhookBody)
 		if err := r.ParseForm(); err != nil || r.PostForm.Get("List-Unsubscribe") != "One-Click" {
@@ -275,7 +314,7 @@ func (u *Unsubscribe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		u.page(w, http.StatusOK, unsubscribeView{Title: "Désabonnement enregistré",
-			Text: "Votre demande est enregistrée : vous ne recevrez plus les informations générales ni les offres de la Caf."})
+			Text: unsubscribeWhat(true)})
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

@@ -285,7 +285,11 @@ func TestInboundKeyword(t *testing.T) {
 	for body, want := range map[string]string{
 		"STOP": "stop", "stop": "stop", " Stop\n": "stop", "ARRET": "stop", "arrêt": "stop", "STOP  SMS": "stop",
 		"Stop sms": "stop", "STOP!": "stop", "START": "start", "start.": "start",
-		"": "", "STOP les SMS svp": "", "Bonjour": "", "STARTER": "",
+		// French typography: a space (often no-break) before "!".
+		"Arrêt !": "stop", "ARRÊT !": "stop", "Arrêt\u00a0!": "stop", "arrêt\u202f!": "stop", "« STOP »": "stop",
+		"Stop.": "stop", "STOP SMS !": "stop", "Désabonner": "stop", "unsubscribe!": "stop", "Start !": "start",
+		"ARRET DE": "",
+		"":         "", "STOP les SMS svp": "", "Bonjour": "", "STARTER": "",
 	} {
 		require.Equal(t, want, InboundKeyword(body), body)
 	}
@@ -334,6 +338,9 @@ func TestUnsubscribe(t *testing.T) {
 	rec = do(http.MethodPost, "/unsubscribe/"+token, "List-Unsubscribe=One-Click")
 	require.Equal(t, http.StatusOK, rec.Code)
 	require.Contains(t, rec.Body.String(), "Désabonnement enregistré")
+	// Say what really happens: general mailings keep coming, by post.
+	require.Contains(t, rec.Body.String(), "elles vous parviendront donc par courrier postal")
+	require.NotContains(t, rec.Body.String(), "vous ne recevrez plus les informations générales")
 	require.True(t, optedOut())
 	var source string
 	require.NoError(t, db.QueryRow(ctx, `SELECT source FROM recipient_events WHERE recipient_id = $1 AND event = 'unsubscribed'`, id).Scan(&source))

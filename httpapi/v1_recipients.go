@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"os"
 	"time"
@@ -35,6 +36,9 @@ type recipientBody struct {
 	ConsentLetter  *bool    `json:"consent_letter"`
 	OutreachOptOut *bool    `json:"outreach_opt_out"`
 	Active         *bool    `json:"active"`
+	// Caf is the code of the beneficiary's Caf; empty: the Caf of the
+	// postal code.
+	Caf string `json:"caf"`
 }
 
 type recipientResponse struct {
@@ -55,7 +59,7 @@ func (a *API) putRecipient(w http.ResponseWriter, r *http.Request) {
 	}
 	var outcome string
 	err = a.inTx(r.Context(), func(tx pgx.Tx) error {
-		out, err := recipients.UpsertMany(r.Context(), tx, []*recipients.Recipient{rec}, &recipients.UpsertOpts{Keep: keep, Actor: Actor(r.Context())})
+		out, err := recipients.UpsertMany(r.Context(), tx, []*recipients.Recipient{rec}, &recipients.UpsertOpts{Keep: keep, Actor: Actor(r.Context()), Agencies: a.Agencies})
 		if err != nil {
 			return err
 		}
@@ -81,7 +85,7 @@ func (b *recipientBody) recipient(ref string) (*recipients.Recipient, []string, 
 	}
 	rec := &recipients.Recipient{
 		Ref: ref, Civility: civility, GivenName: b.GivenName, FamilyName: b.FamilyName,
-		AddressLine1: b.AddressLine1, AddressLine2: b.AddressLine2, PostalCode: b.PostalCode, City: b.City,
+		AddressLine1: b.AddressLine1, AddressLine2: b.AddressLine2, PostalCode: b.PostalCode, City: b.City, Caf: b.Caf,
 		Country: b.Country, Language: b.Language,
 		ConsentEmail: true, ConsentSMS: true, ConsentLetter: true, Active: true, PhoneType: "mobile",
 	}
@@ -223,6 +227,15 @@ func (a *API) getRecipient(w http.ResponseWriter, r *http.Request) {
 // importRecipients spools the CSV body to a temporary file first, so that a
 // body over the limit is refused before any row is written.
 func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
+	var encoding string
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if _, params, err := mime.ParseMediaType(ct); err == nil {
+			if encoding, err = recipients.ParseEncoding(params["charset"]); err != nil {
+				a.fail(w, r, invalid("charset", "%q is not supported: utf-8 or windows-1252", params["charset"]))
+				return
+			}
+		}
+	}
 	var dryRun bool
 	switch v := r.URL.Query().Get("dry_run"); v {
 	case "", "false", "0":
@@ -259,7 +272,8 @@ func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context()), DryRun: dryRun})
+	sum, err := recipients.Import(r.Context(), a.DB, f, recipients.ImportOpts{Actor: Actor(r.Context()), Agencies: a.Agencies, Encoding: encoding,
+		DryRun: dryRun})
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -12,11 +12,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/courrier-dev/courrier/agencies"
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/ledger"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
 	"github.com/courrier-dev/courrier/templates"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // DeliverArgs asks for one notice to be delivered.
@@ -33,9 +35,10 @@ func (DeliverArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 12}
 }
 
-// Schedule says when SMS may be sent; see channels.QuietHours.
+// Schedule says when SMS may be sent to a beneficiary living under cal;
+// see channels.QuietHours.
 type Schedule interface {
-	Next(t time.Time) time.Time
+	NextIn(t time.Time, cal territories.Calendar) time.Time
 }
 
 // Deps is what the delivery workers need.
@@ -50,6 +53,13 @@ type Deps struct {
 	Routes channels.Routes
 	// Quiet defers SMS outside allowed hours; nil allows any time.
 	Quiet Schedule
+	// Calendar is the beneficiary's calendar (time zone, local holidays,
+	// their Caf's closures) for quiet hours; nil means the territory's.
+	Calendar func(*recipients.Recipient) territories.Calendar
+	// Agencies are the Cafs: each beneficiary's messages carry their Caf's
+	// data and sender identity and follow its routes. Nil: one agency, the
+	// templates' own.
+	Agencies *agencies.Set
 	// Unsubscribe builds the one-click unsubscribe URL of a bulk message;
 	// nil means none is advertised.
 	Unsubscribe func(recipientID int64, kind string) string
@@ -65,6 +75,17 @@ type Deps struct {
 	// worker that marked it; after that a crash is assumed and it is sent
 	// again (the documented duplicate window). Defaults to 3 minutes.
 	SendingLease time.Duration
+	// Letters is the print batch configuration (cut-off job, demo); nil
+	// when letters are not batched.
+	Letters *LetterConfig
+}
+
+// quietNext is the first instant at or after now when an SMS may be sent to r.
+func (d *Deps) quietNext(r *recipients.Recipient, now time.Time) time.Time {
+	if d.Quiet == nil {
+		return now
+	}
+	return d.Quiet.NextIn(now, d.calendar(r))
 }
 
 func (d *Deps) now() time.Time {
@@ -158,7 +179,7 @@ func (d *Deps) deliverOnce(ctx context.Context, noticeID int64, lastAttempt bool
 		byChannel[dl.Channel] = dl
 	}
 
-	steps, skipped := channels.Plan(d.Routes.For(string(n.Kind)), contactOf(rcpt), n.Kind.Bulk())
+	steps, skipped := channels.Plan(d.route(rcpt, string(n.Kind)), contactOf(rcpt), n.Kind.Bulk())
 	var step *channels.Step
 	var ch channels.Channel
 	for i := range steps {
@@ -198,16 +219,13 @@ func (d *Deps) deliverOnce(ctx context.Context, noticeID int64, lastAttempt bool
 		return res, false, finish(ctx, tx, n.ID, notices.StateNoRoute, "", reason, now)
 	}
 
-	if step.Channel == channels.SMS && d.Quiet != nil {
-		if next := d.Quiet.Next(now); next.After(now) {
+	if step.Channel == channels.SMS {
+		if next := d.quietNext(rcpt, now); next.After(now) {
 			return outcome{snooze: next.Sub(now)}, false, tx.Commit(ctx)
 		}
 	}
 
-	rendered, err := d.Templates.Render(n.TemplateKey, string(step.Channel), templates.Input{
-		Recipient: templates.Recipient{Ref: rcpt.Ref, Civility: rcpt.Civility, GivenName: rcpt.GivenName, FamilyName: rcpt.FamilyName},
-		Data:      n.Data,
-	})
+	rendered, err := d.Templates.Render(n.TemplateKey, string(step.Channel), d.input(rcpt, n.Data))
 	if err != nil {
 		reason := "render failed: " + err.Error()
 		var re *templates.RenderError
@@ -245,6 +263,7 @@ func (d *Deps) deliverOnce(ctx context.Context, noticeID int64, lastAttempt bool
 		To: step.Address, ToName: rcpt.DisplayName(),
 		Subject: rendered.Subject, Text: rendered.Text, HTML: rendered.HTML,
 	}
+	d.sender(rcpt, &msg)
 	if n.Kind.Bulk() && step.Channel == channels.Email && d.Unsubscribe != nil {
 		msg.UnsubscribeURL = d.Unsubscribe(rcpt.ID, string(n.Kind))
 	}
@@ -353,6 +372,7 @@ func contactOf(r *recipients.Recipient) channels.Contact {
 	}
 	if r.HasPostalAddress() {
 		c.PostalAddress = r.PostalAddress()
+		c.PostalUndeliverable = r.AddressStatus == "undeliverable"
 	}
 	return c
 }

@@ -153,7 +153,7 @@ func (d *Deps) prepareBatch(ctx context.Context, ids []int64, now time.Time, sin
 	var doneStates, doneReasons []string
 	for _, it := range items {
 		n, r := it.notice, it.recipient
-		steps, skipped := channels.Plan(d.Routes.For(string(n.Kind)), contactOf(r), n.Kind.Bulk())
+		steps, skipped := channels.Plan(d.route(r, string(n.Kind)), contactOf(r), n.Kind.Bulk())
 		found := false
 		for _, s := range steps {
 			impl := d.Channels[s.Channel]
@@ -172,16 +172,13 @@ func (d *Deps) prepareBatch(ctx context.Context, ids []int64, now time.Time, sin
 			doneReasons = append(doneReasons, "no usable channel: "+strings.Join(skipped, "; "))
 			continue
 		}
-		if it.step.Channel == channels.SMS && d.Quiet != nil {
-			if next := d.Quiet.Next(now); next.After(now) {
+		if it.step.Channel == channels.SMS {
+			if next := d.quietNext(r, now); next.After(now) {
 				single(n.ID, next)
 				continue
 			}
 		}
-		rendered, err := d.Templates.Render(n.TemplateKey, string(it.step.Channel), templates.Input{
-			Recipient: templates.Recipient{Ref: r.Ref, Civility: r.Civility, GivenName: r.GivenName, FamilyName: r.FamilyName},
-			Data:      n.Data,
-		})
+		rendered, err := d.Templates.Render(n.TemplateKey, string(it.step.Channel), d.input(r, n.Data))
 		if err != nil {
 			var re *templates.RenderError
 			if !errors.As(err, &re) {
@@ -248,6 +245,7 @@ func (d *Deps) sendAll(ctx context.Context, items []*batchItem) {
 					To: it.step.Address, ToName: it.recipient.DisplayName(),
 					Subject: it.content.Subject, Text: it.content.Text, HTML: it.content.HTML,
 				}
+				d.sender(it.recipient, &msg)
 				if it.notice.Kind.Bulk() && it.step.Channel == channels.Email && d.Unsubscribe != nil {
 					msg.UnsubscribeURL = d.Unsubscribe(it.recipient.ID, string(it.notice.Kind))
 				}

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/courrier-dev/courrier/agencies"
 	"github.com/courrier-dev/courrier/campaigns"
 	"github.com/courrier-dev/courrier/ledger"
 )
@@ -33,6 +34,9 @@ type CampaignDeps struct {
 	CalendarEvery time.Duration
 	Now           func() time.Time
 	Logger        *slog.Logger
+	// Agencies give each notice's Caf, whose local time a windowed pace
+	// is read in; nil reads it in Europe/Paris.
+	Agencies *agencies.Set
 
 	// afterBatch, if set, runs after each committed fan-out batch (tests).
 	afterBatch func(campaignID int64, batch int)
@@ -141,10 +145,10 @@ func (d *CampaignDeps) fanout(ctx context.Context, client *river.Client[pgx.Tx],
 // parameters follow.
 const fanoutSQL = `
 WITH batch AS (
-    SELECT r.id FROM recipients r WHERE r.id > $1 AND %s ORDER BY r.id LIMIT $2
+    SELECT r.id, r.caf FROM recipients r WHERE r.id > $1 AND %s ORDER BY r.id LIMIT $2
 ), ins AS (
-    INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, test, created_by, campaign_id)
-    SELECT b.id, $3, $4, $5::jsonb, 'campaign:' || $6::bigint || ':' || b.id, $7, 'campaign:' || $6::bigint, $6
+    INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, test, created_by, campaign_id, caf)
+    SELECT b.id, $3, $4, $5::jsonb, 'campaign:' || $6::bigint || ':' || b.id, $7, 'campaign:' || $6::bigint, $6, b.caf
     FROM batch b ORDER BY b.id
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id
@@ -225,19 +229,86 @@ func (d *CampaignDeps) enqueueBatches(ctx context.Context, tx pgx.Tx, client *ri
 	meta := campaignMetadata(c.ID)
 	size := d.jobSizeFor(c)
 	estimate := max(c.AudienceEstimate, offset+int64(len(ids)))
+	zones, err := d.noticeZones(ctx, tx, c, ids)
+	if err != nil {
+		return err
+	}
 	params := make([]river.InsertManyParams, 0, len(ids)/size+1)
 	for i := 0; i < len(ids); i += size {
-		chunk := ids[i:min(i+size, len(ids))]
-		opts := &river.InsertOpts{Metadata: meta}
-		if at := c.Pace.At(start, float64(offset+int64(i))/float64(estimate)); at.After(now) {
-			opts.ScheduledAt = at
+		frac := float64(offset+int64(i)) / float64(estimate)
+		for _, part := range splitByZone(ids[i:min(i+size, len(ids))], zones) {
+			opts := &river.InsertOpts{Metadata: meta}
+			if at := c.Pace.In(part.loc).At(start, frac); at.After(now) {
+				opts.ScheduledAt = at
+			}
+			params = append(params, river.InsertManyParams{Args: DeliverBatchArgs{NoticeIDs: part.ids}, InsertOpts: opts})
 		}
-		params = append(params, river.InsertManyParams{Args: DeliverBatchArgs{NoticeIDs: chunk}, InsertOpts: opts})
 	}
 	if _, err := client.InsertManyFastTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("enqueue %d deliver_batch jobs: %w", len(params), err)
 	}
 	return nil
+}
+
+// noticeZones gives the time zone of each notice's Caf when the campaign's
+// pace has a window and some Caf is not on Paris time; nil otherwise (every
+// notice on Paris time).
+func (d *CampaignDeps) noticeZones(ctx context.Context, tx pgx.Tx, c *campaigns.Campaign, ids []int64) (map[int64]*time.Location, error) {
+	if d.Agencies == nil || (c.Pace.WindowFrom == "" && !c.Pace.WeekdaysOnly) {
+		return nil, nil
+	}
+	local := false
+	for _, a := range d.Agencies.Agencies {
+		local = local || a.Location().String() != campaigns.Paris().String()
+	}
+	if !local {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT n.id, coalesce(n.caf, ''), r.postal_code FROM notices n
+		JOIN recipients r ON r.id = n.recipient_id WHERE n.id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("notice Cafs: %w", err)
+	}
+	defer rows.Close()
+	zones := make(map[int64]*time.Location, len(ids))
+	for rows.Next() {
+		var id int64
+		var caf, postal string
+		if err := rows.Scan(&id, &caf, &postal); err != nil {
+			return nil, err
+		}
+		zones[id] = d.Agencies.Resolve(caf, postal).Location()
+	}
+	return zones, rows.Err()
+}
+
+type zonePart struct {
+	loc *time.Location
+	ids []int64
+}
+
+// splitByZone splits a job's notices by time zone, keeping their order;
+// with no zones, one part on Paris time.
+func splitByZone(ids []int64, zones map[int64]*time.Location) []zonePart {
+	if zones == nil {
+		return []zonePart{{campaigns.Paris(), ids}}
+	}
+	var parts []zonePart
+	index := map[*time.Location]int{}
+	for _, id := range ids {
+		loc := zones[id]
+		if loc == nil {
+			loc = campaigns.Paris()
+		}
+		i, ok := index[loc]
+		if !ok {
+			i = len(parts)
+			index[loc] = i
+			parts = append(parts, zonePart{loc: loc})
+		}
+		parts[i].ids = append(parts[i].ids, id)
+	}
+	return parts
 }
 
 func campaignMetadata(id int64) []byte {
@@ -355,7 +426,7 @@ func ResumeCampaign(ctx context.Context, pool *pgxpool.Pool, client *river.Clien
 }
 
 // requeuePending gives the campaign's pending notices deliver_batch jobs,
-// paged by id, spread linearly from now to the end of the original pace.
+// paged by id, spread over the open time left in the original pace.
 func (d *CampaignDeps) requeuePending(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], c *campaigns.Campaign, now time.Time) error {
 	var pending int64
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM notices WHERE campaign_id = $1 AND state = 'pending'`, c.ID).Scan(&pending); err != nil {
@@ -368,8 +439,7 @@ func (d *CampaignDeps) requeuePending(ctx context.Context, tx pgx.Tx, client *ri
 	if c.StartedAt != nil {
 		start = *c.StartedAt
 	}
-	end := c.Pace.At(start, 1)
-	// The rest of the pace, from now, keeping the window.
+	// The rest of the plan's open time, keeping the window.
 	rest := campaigns.Pace{WindowFrom: c.Pace.WindowFrom, WindowTo: c.Pace.WindowTo, WeekdaysOnly: c.Pace.WeekdaysOnly}
 	var after, done int64
 	for {
@@ -388,11 +458,7 @@ func (d *CampaignDeps) requeuePending(ctx context.Context, tx pgx.Tx, client *ri
 		var params []river.InsertManyParams
 		for i := 0; i < len(ids); i += size {
 			chunk := ids[i:min(i+size, len(ids))]
-			at := now
-			if end.After(now) {
-				at = now.Add(time.Duration(float64(end.Sub(now)) * float64(done+int64(i)) / float64(pending)))
-			}
-			at = rest.At(at, 0)
+			at := rest.At(c.Pace.Remaining(start, now, float64(done+int64(i))/float64(pending)), 0)
 			opts := &river.InsertOpts{Metadata: campaignMetadata(c.ID)}
 			if at.After(now) {
 				opts.ScheduledAt = at

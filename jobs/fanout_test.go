@@ -314,6 +314,51 @@ func TestFanoutStopsWhenNotRunning(t *testing.T) {
 	require.True(t, errors.As(err, &ce))
 }
 
+// TestResumeKeepsTheOneDayPlan: a one-day pace (08:00–20:00) started at
+// 09:00 plans 11 hours on its day and the last hour the next morning.
+// Paused and resumed at 11:00, the rest keeps that plan: spread over 11:00–
+// 20:00 and at most the planned tail the next morning (issue 16: spread in
+// wall-clock time until 09:00 the next day, half of it spilled into the next
+// day at 08:00).
+func TestResumeKeepsTheOneDayPlan(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := campaignSetup(t)
+	b.seedRecipients(t, 100)
+	pace := campaigns.Pace{Days: 1, WindowFrom: "08:00", WindowTo: "20:00"}
+	c := b.approvedMailing(t, pace)
+	b.deps.JobSize = 10
+	require.NoError(t, b.deps.fanout(ctx, b.client, c.ID))
+	_, err := PauseCampaign(ctx, b.pool, b.client, c.ID, "carol")
+	require.NoError(t, err)
+
+	paris := campaigns.Paris()
+	day := time.Now().In(paris).AddDate(0, 0, 7)
+	at := func(d, h int) time.Time { return time.Date(day.Year(), day.Month(), day.Day()+d, h, 0, 0, 0, paris) }
+	c.StartedAt = ptrTime(at(0, 9))
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	require.NoError(t, b.deps.requeuePending(ctx, tx, b.client, c, at(0, 11)))
+	rows, err := tx.Query(ctx, `SELECT scheduled_at FROM river_job WHERE kind = 'deliver_batch' AND state = 'scheduled' ORDER BY id`)
+	require.NoError(t, err)
+	times, err := pgx.CollectRows(rows, pgx.RowTo[time.Time])
+	require.NoError(t, err)
+	require.Len(t, times, 9, "and the first job at once")
+	nextDay := 0
+	for i, ts := range times {
+		require.True(t, ts.After(at(0, 11)), "job %d at %v", i, ts.In(paris))
+		require.False(t, ts.After(at(1, 9)), "job %d at %v: not past the plan's end", i, ts.In(paris))
+		if !ts.Before(at(0, 20)) {
+			nextDay++
+		}
+	}
+	require.LessOrEqual(t, nextDay, 1, "at most the planned last hour goes the next morning")
+	require.True(t, times[7].After(at(0, 18)), "spread to the end of the day's window, not bunched: %v", times[7].In(paris))
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }
+
 // Issue 16: --job-size was ignored; the campaign's own job size now sets
 // the notices per deliver_batch job of its fan-out.
 func TestFanoutUsesCampaignJobSize(t *testing.T) {

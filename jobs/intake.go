@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,9 +16,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/courrier-dev/courrier/internal/frholidays"
 	"github.com/courrier-dev/courrier/notices"
+	"github.com/courrier-dev/courrier/recipients"
 	"github.com/courrier-dev/courrier/requests"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // ErrConflict is returned when an upstream id (event or request) is replayed
@@ -309,6 +311,13 @@ type RequestResult struct {
 // ErrConflict.
 func ReceiveRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], in requests.New, requestType string,
 	s requests.Settings, test bool, now time.Time) (*RequestResult, error) {
+	rcpt, err := recipients.Get(ctx, tx, in.RecipientID)
+	if err != nil && !errors.Is(err, recipients.ErrNotFound) {
+		return nil, err
+	}
+	if rcpt != nil {
+		s = s.ForCaf(rcpt.Caf, rcpt.PostalCode) // deadlines in the Caf's calendar
+	}
 	req, created, err := requests.Receive(ctx, tx, in, s, now)
 	if err != nil {
 		return nil, err
@@ -330,8 +339,8 @@ func ReceiveRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 		Data: map[string]any{
 			"request_ref":  req.ExternalID,
 			"request_type": requestType,
-			"received_at":  req.ReceivedAt.In(frholidays.Paris()).Format(time.RFC3339),
-			"answer_by":    req.AnswerDueBy.In(frholidays.Paris()).Format(time.DateOnly),
+			"received_at":  req.ReceivedAt.In(s.Calendar.Location()).Format(time.RFC3339),
+			"answer_by":    req.AnswerDueBy.In(s.Calendar.Location()).Format(time.DateOnly),
 			"request_kind": req.Kind,
 		},
 	}, &EnqueueOpts{Priority: 1})
@@ -375,7 +384,7 @@ func AnswerRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 	if err != nil {
 		return nil, err
 	}
-	received := req.ReceivedAt.In(frholidays.Paris()).Format(time.DateOnly)
+	received := req.ReceivedAt.In(territories.Paris()).Format(time.DateOnly)
 	kind := notices.RequestAnswer
 	data := map[string]any{"answer": a.Text, "received_at": received}
 	if req.Kind == requests.KindComplaint {
@@ -383,7 +392,11 @@ func AnswerRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 		data["complaint_ref"] = req.ExternalID
 	} else {
 		data["request_ref"] = req.ExternalID
-		data["request_type"] = cmpOr(a.RequestType, RequestTypes[req.Kind])
+		stored, err := storedRequestType(ctx, tx, req)
+		if err != nil {
+			return nil, err
+		}
+		data["request_type"] = cmp.Or(a.RequestType, stored, RequestTypes[req.Kind])
 	}
 	if req.AnswerNoticeID != nil {
 		prev, err := notices.Get(ctx, tx, *req.AnswerNoticeID)
@@ -411,6 +424,20 @@ func AnswerRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 		return nil, err
 	}
 	return &RequestResult{Request: req, NoticeID: id, Created: true}, nil
+}
+
+// storedRequestType is how the acknowledgement named the request at
+// receipt ("" when it has none).
+func storedRequestType(ctx context.Context, tx pgx.Tx, req *requests.Request) (string, error) {
+	if req.AckNoticeID == nil {
+		return "", nil
+	}
+	ack, err := notices.Get(ctx, tx, *req.AckNoticeID)
+	if err != nil {
+		return "", err
+	}
+	t, _ := ack.Data["request_type"].(string)
+	return t, nil
 }
 
 // sameData compares notice data as stored (through JSON).

@@ -184,7 +184,10 @@ func (d *CampaignDeps) sweepBatch(ctx context.Context, client *river.Client[pgx.
 			rows.Close()
 			return 0, false, err
 		}
-		if len(paid) == 0 {
+		// Without a payment on record, the statement lists the rights held
+		// and says the amounts are not in it: never "versées" with 0,00 €.
+		known := len(paid) > 0
+		if !known {
 			paid = held
 		}
 		labels := make([]any, 0, len(paid))
@@ -194,7 +197,7 @@ func (d *CampaignDeps) sweepBatch(ctx context.Context, client *river.Client[pgx.
 			}
 			labels = append(labels, b)
 		}
-		body, err := json.Marshal(map[string]any{"year": year, "benefits": labels, "total_paid": float64(cents) / 100})
+		body, err := json.Marshal(map[string]any{"year": year, "benefits": labels, "total_paid": float64(cents) / 100, "paid_known": known})
 		if err != nil {
 			rows.Close()
 			return 0, false, err
@@ -211,9 +214,9 @@ func (d *CampaignDeps) sweepBatch(ctx context.Context, client *river.Client[pgx.
 	var ids []int64
 	if len(rids) > 0 {
 		ins, err := tx.Query(ctx, `
-			INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, created_by, campaign_id)
-			SELECT u.rid, 'yearly_statement', 'yearly_statement', u.data, u.key, 'yearly_sweep', $4
-			FROM unnest($1::bigint[], $2::text[], $3::jsonb[]) AS u(rid, key, data)
+			INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, created_by, campaign_id, caf)
+			SELECT u.rid, 'yearly_statement', 'yearly_statement', u.data, u.key, 'yearly_sweep', $4, r.caf
+			FROM unnest($1::bigint[], $2::text[], $3::jsonb[]) AS u(rid, key, data) JOIN recipients r ON r.id = u.rid
 			ORDER BY u.rid
 			ON CONFLICT (idempotency_key) DO NOTHING
 			RETURNING id`, rids, keys, data, campaignID)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courrier-dev/courrier/campaigns"
+	"github.com/courrier-dev/courrier/templates"
 )
 
 func TestYearlySweepBoundaries(t *testing.T) {
@@ -73,8 +74,28 @@ func TestYearlySweepBoundaries(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("yearly_statement:%d:%s", d330, now.Add(-330*day).In(campaigns.Paris()).Format("2006-01-02")), key)
 	var body map[string]any
 	require.NoError(t, json.Unmarshal(data, &body))
-	require.Equal(t, map[string]any{"year": 2026.0, "benefits": []any{"Revenu de solidarité active"}, "total_paid": 3000.0}, body)
+	require.Equal(t, map[string]any{"year": 2026.0, "benefits": []any{"Revenu de solidarité active"}, "total_paid": 3000.0, "paid_known": true}, body)
 	require.Equal(t, got, recipientsOf(t, b, flatten(b.batchJobs(t))))
+
+	// NEVER has rights in the registry but no payment on record: the
+	// statement lists them as held and gives no total, and says the same
+	// thing in every channel (issue 16: "versées" with a total of 0,00 €).
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT data FROM notices WHERE campaign_id = $1 AND recipient_id = $2`, id, never).Scan(&data))
+	var none map[string]any
+	require.NoError(t, json.Unmarshal(data, &none))
+	require.Equal(t, false, none["paid_known"])
+	tset, err := templates.Load(nil)
+	require.NoError(t, err)
+	for _, ch := range []string{"email", "letter", "sms"} {
+		r, err := tset.Render("yearly_statement", ch, templates.Input{Recipient: templates.Recipient{Ref: "NEVER"}, Data: none})
+		require.NoError(t, err)
+		require.NotContains(t, r.Text, "0,00", ch)
+		require.NotContains(t, r.Text, "versées en", ch)
+		if ch != "sms" {
+			require.Contains(t, r.Text, "Revenu de solidarité active", ch)
+			require.Contains(t, r.Text, "ne figurent pas dans ce relevé", ch)
+		}
+	}
 
 	// The data satisfies the template.
 	set, err := (&campaigns.Config{}).TemplateSet()

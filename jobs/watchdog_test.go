@@ -11,10 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/courrier-dev/courrier/channels"
-	"github.com/courrier-dev/courrier/internal/frholidays"
 	"github.com/courrier-dev/courrier/ledger"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/requests"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // awaitingChannel accepts messages but never has a delivery receipt, like an
@@ -51,7 +51,7 @@ func TestWatchdogEscalatesUndeliveredAcknowledgement(t *testing.T) {
 	ctx := context.Background()
 	b.deps.Channels[channels.Email] = &awaitingChannel{}
 	rid := b.recipient(t, "3000001", nil)
-	received := time.Date(2027, 3, 12, 18, 0, 0, 0, frholidays.Paris()) // a Friday
+	received := time.Date(2027, 3, 12, 18, 0, 0, 0, territories.Paris()) // a Friday
 	b.now = received
 	res := b.receive(t, rid, "DEM-W1", received)
 	require.Equal(t, 1, countJobs(t, b.pool, "deliver"))
@@ -109,7 +109,7 @@ func TestWatchdogRedrivesAfterPermanentFailureReceipt(t *testing.T) {
 	ctx := context.Background()
 	b.deps.Channels[channels.Email] = &awaitingChannel{}
 	rid := b.recipient(t, "3000002", nil)
-	received := time.Date(2027, 3, 12, 18, 0, 0, 0, frholidays.Paris())
+	received := time.Date(2027, 3, 12, 18, 0, 0, 0, territories.Paris())
 	b.now = received
 	res := b.receive(t, rid, "DEM-W2", received)
 	require.NoError(t, b.deps.deliver(ctx, res.NoticeID, false))
@@ -152,12 +152,12 @@ func TestWatchdogLeavesQuietHoursAndReportsAnswersAtRisk(t *testing.T) {
 	b.deps.Channels[channels.Email] = &scripted{errs: []error{&channels.Error{Class: channels.Permanent, Code: "550", AddressRejected: true}}}
 	b.deps.Quiet = channels.DefaultQuietHours()
 	rid := b.recipient(t, "3000003", nil)
-	received := time.Date(2027, 3, 12, 18, 0, 0, 0, frholidays.Paris())
+	received := time.Date(2027, 3, 12, 18, 0, 0, 0, territories.Paris())
 	b.now = received
 	res := b.receive(t, rid, "DEM-W3", received)
 
 	// Email fails permanently; SMS is deferred to the morning (quiet hours).
-	b.now = time.Date(2027, 3, 16, 4, 0, 0, 0, frholidays.Paris()) // Tuesday 04:00, 38 h before the deadline
+	b.now = time.Date(2027, 3, 16, 4, 0, 0, 0, territories.Paris()) // Tuesday 04:00, 38 h before the deadline
 	err := b.deps.deliver(ctx, res.NoticeID, false)
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze)

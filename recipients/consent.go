@@ -7,11 +7,12 @@ import (
 
 // Recipient events (recipient_events.event).
 const (
-	EventSMSConsentWithdrawn = "sms_consent_withdrawn"
-	EventSMSConsentRestored  = "sms_consent_restored"
-	EventEmailUndeliverable  = "email_undeliverable"
-	EventPhoneUndeliverable  = "phone_undeliverable"
-	EventUnsubscribed        = "unsubscribed"
+	EventSMSConsentWithdrawn  = "sms_consent_withdrawn"
+	EventSMSConsentRestored   = "sms_consent_restored"
+	EventEmailUndeliverable   = "email_undeliverable"
+	EventPhoneUndeliverable   = "phone_undeliverable"
+	EventUnsubscribed         = "unsubscribed"
+	EventAddressUndeliverable = "address_undeliverable"
 )
 
 // Each function below changes the recipients row and appends its
@@ -36,9 +37,14 @@ func setSMSConsentByPhone(ctx context.Context, db DBTX, e164, source string, con
 	if consent {
 		event = EventSMSConsentRestored
 	}
+	// The number itself is remembered, for beneficiaries who get it later.
+	noted := `INSERT INTO sms_opt_outs (phone, source) VALUES ($1, $4) ON CONFLICT (phone) DO NOTHING`
+	if consent {
+		noted = `DELETE FROM sms_opt_outs WHERE phone = $1`
+	}
 	var n int
 	err := db.QueryRow(ctx, `
-		WITH changed AS (
+		WITH noted AS (`+noted+`), changed AS (
 			UPDATE recipients SET consent_sms = $2, updated_at = now()
 			WHERE phone = $1 AND consent_sms <> $2
 			RETURNING id
@@ -52,6 +58,28 @@ func setSMSConsentByPhone(ctx context.Context, db DBTX, e164, source string, con
 		return 0, fmt.Errorf("record %s by phone: %w", event, err)
 	}
 	return n, nil
+}
+
+// applySMSOptOuts withdraws SMS consent from the beneficiaries with one of
+// phones whose number replied STOP (sms_opt_outs) and still have consent:
+// those just created or given that number.
+func applySMSOptOuts(ctx context.Context, db DBTX, phones []string) error {
+	if len(phones) == 0 {
+		return nil
+	}
+	_, err := db.Exec(ctx, `
+		WITH changed AS (
+			UPDATE recipients r SET consent_sms = false, updated_at = now()
+			FROM sms_opt_outs o
+			WHERE r.phone = o.phone AND r.phone = ANY($1) AND r.consent_sms
+			RETURNING r.id
+		)
+		INSERT INTO recipient_events (recipient_id, event, channel, source, detail)
+		SELECT id, $2, 'sms', 'sms_opt_out_list', 'the number replied STOP before' FROM changed`, phones, EventSMSConsentWithdrawn)
+	if err != nil {
+		return fmt.Errorf("apply SMS opt-outs: %w", err)
+	}
+	return nil
 }
 
 // WithdrawSMSConsent withdraws beneficiary id's SMS consent (e.g. Twilio
@@ -75,6 +103,15 @@ func MarkPhoneUndeliverable(ctx context.Context, db DBTX, id int64, reason strin
 	return change(ctx, db, id, EventPhoneUndeliverable, "sms", "", reason,
 		`UPDATE recipients SET phone_status = 'undeliverable', updated_at = now()
 		 WHERE id = $1 AND phone IS NOT NULL AND phone_status <> 'undeliverable' RETURNING id`)
+}
+
+// MarkAddressUndeliverable marks beneficiary id's postal address
+// undeliverable (a letter came back: "n'habite pas à l'adresse indiquée");
+// the router then skips letters until the address changes.
+func MarkAddressUndeliverable(ctx context.Context, db DBTX, id int64, reason string) error {
+	return change(ctx, db, id, EventAddressUndeliverable, "letter", "", reason,
+		`UPDATE recipients SET address_status = 'undeliverable', updated_at = now()
+		 WHERE id = $1 AND address_status <> 'undeliverable' RETURNING id`)
 }
 
 // OptOutOutreach records that beneficiary id wants no more general mailings

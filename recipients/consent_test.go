@@ -112,3 +112,39 @@ func TestContactStatusChanges(t *testing.T) {
 	_, err = db.Exec(ctx, `DELETE FROM recipient_events`)
 	require.ErrorContains(t, err, "append-only")
 }
+
+// TestSTOPAppliesToBeneficiariesCreatedLater remembers a number that
+// replied STOP: a beneficiary created (or given that number) later gets no
+// SMS consent, until the number replies START.
+func TestSTOPAppliesToBeneficiariesCreatedLater(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	const phone = "+33612345678"
+	n, err := WithdrawSMSConsentByPhone(ctx, db, phone, "twilio_inbound")
+	require.NoError(t, err)
+	require.Zero(t, n, "nobody has the number yet")
+
+	id, _, err := Upsert(ctx, db, &Recipient{Ref: "L1", Phone: phone, ConsentSMS: true, Active: true})
+	require.NoError(t, err)
+	r, _ := Get(ctx, db, id)
+	require.False(t, r.ConsentSMS, "created later with a stopped number")
+	require.Equal(t, []recipientEvent{{Event: EventSMSConsentWithdrawn, Channel: "sms", Source: "sms_opt_out_list", Detail: "the number replied STOP before"}},
+		recipientEvents(t, db, id))
+
+	_, err = UpsertMany(ctx, db, []*Recipient{{Ref: "L2", Phone: phone, ConsentSMS: true}, {Ref: "L3", Phone: "+33698765432", ConsentSMS: true}}, nil)
+	require.NoError(t, err)
+	l2, _ := GetByRef(ctx, db, "L2")
+	l3, _ := GetByRef(ctx, db, "L3")
+	require.False(t, l2.ConsentSMS)
+	require.True(t, l3.ConsentSMS)
+
+	// START: the number is forgotten and consent restored.
+	n, err = RestoreSMSConsentByPhone(ctx, db, phone, "twilio_inbound")
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	_, _, err = Upsert(ctx, db, &Recipient{Ref: "L4", Phone: phone, ConsentSMS: true})
+	require.NoError(t, err)
+	l4, _ := GetByRef(ctx, db, "L4")
+	require.True(t, l4.ConsentSMS)
+}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/net/idna"
+
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // FieldError says which field of a contact is invalid and why. Invalid
@@ -19,34 +21,16 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
-// overseasRegions maps the first three digits of an overseas postal code to
-// its numbering region. Saint-Barthélemy (97133) and Saint-Martin (97150)
-// have Guadeloupe postal codes; they share its +590 country code, so the
-// E.164 result is the same.
-var overseasRegions = map[string]string{
-	"971": "GP", // Guadeloupe
-	"972": "MQ", // Martinique
-	"973": "GF", // Guyane
-	"974": "RE", // La Réunion
-	"975": "PM", // Saint-Pierre-et-Miquelon
-	"976": "YT", // Mayotte
-	"977": "BL", // Saint-Barthélemy
-	"978": "MF", // Saint-Martin
-}
-
 // fallbackRegions are tried, in order, for a national number that is not
 // valid in the region of the postal code: beneficiaries who moved between
 // metropolitan France and an overseas department keep their old number.
-var fallbackRegions = []string{"FR", "GP", "MQ", "GF", "RE", "YT", "PM"}
+var fallbackRegions = []string{"FR", "GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF"}
 
 // RegionForPostalCode returns the phone numbering region of a French postal
-// code: an overseas region for 971–978, FR otherwise.
+// code (see territories.ForPostalCode): FR when it is not a known one.
 func RegionForPostalCode(postalCode string) string {
-	pc := strings.TrimSpace(postalCode)
-	if len(pc) >= 3 {
-		if r, ok := overseasRegions[pc[:3]]; ok {
-			return r
-		}
+	if t, ok := territories.ForPostalCode(postalCode); ok {
+		return t.Region
 	}
 	return "FR"
 }

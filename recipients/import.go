@@ -1,12 +1,10 @@
 package recipients
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
+	"github.com/courrier-dev/courrier/channels/postal"
 	"io"
 	"regexp"
 	"slices"
@@ -17,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/courrier-dev/courrier/agencies"
 )
 
 // Upsert outcomes.
@@ -34,6 +34,9 @@ type UpsertOpts struct {
 	Keep []string
 	// Actor is recorded in updated_by ("key:12", "import:cli").
 	Actor string
+	// Agencies resolves each beneficiary's Caf (the embedded example when
+	// nil): the Caf given, else the Caf of the postal code.
+	Agencies *agencies.Set
 }
 
 // upsertColumns are the columns UpsertMany writes, with the SQL type of the
@@ -43,7 +46,7 @@ var upsertColumns = []struct{ name, typ string }{
 	{"phone", "text"}, {"phone_type", "text"}, {"address_line1", "text"}, {"address_line2", "text"},
 	{"postal_code", "text"}, {"city", "text"}, {"country", "text"}, {"language", "text"},
 	{"consent_email", "bool"}, {"consent_sms", "bool"}, {"consent_letter", "bool"},
-	{"outreach_opt_out", "bool"}, {"benefits", "text"}, {"active", "bool"},
+	{"outreach_opt_out", "bool"}, {"benefits", "text"}, {"active", "bool"}, {"caf", "text"},
 }
 
 // UpsertColumns lists the columns UpsertOpts.Keep may name.
@@ -107,6 +110,9 @@ func upsertSQL(keep []string) (string, error) {
 			sets = append(sets, "email_status = CASE WHEN recipients.email IS DISTINCT FROM EXCLUDED.email THEN 'ok' ELSE recipients.email_status END")
 		case "phone":
 			sets = append(sets, "phone_status = CASE WHEN recipients.phone IS DISTINCT FROM EXCLUDED.phone THEN 'ok' ELSE recipients.phone_status END")
+		case "address_line1":
+			// A new address is deliverable until mail comes back again.
+			sets = append(sets, "address_status = CASE WHEN recipients.address_line1 IS DISTINCT FROM EXCLUDED.address_line1 THEN 'ok' ELSE recipients.address_status END")
 		}
 		sets = append(sets, c.name+" = "+newValue(c.name))
 		olds = append(olds, "recipients."+c.name)
@@ -168,11 +174,16 @@ func UpsertMany(ctx context.Context, db DBTX, rs []*Recipient, opts *UpsertOpts)
 		if r.PhoneType == "" {
 			r.PhoneType = "mobile"
 		}
+		caf, err := resolveCaf(r, opts.Agencies)
+		if err != nil {
+			return nil, fmt.Errorf("upsert %s: %w", r.Ref, err)
+		}
+		r.Caf = caf
 		refs[i] = r.Ref
 		for c, v := range map[string]string{"civility": r.Civility, "given_name": r.GivenName, "family_name": r.FamilyName,
 			"email": r.Email, "phone": r.Phone, "phone_type": r.PhoneType, "address_line1": r.AddressLine1,
 			"address_line2": r.AddressLine2, "postal_code": r.PostalCode, "city": r.City, "country": r.Country,
-			"language": r.Language, "benefits": strings.Join(r.Benefits, "|")} {
+			"language": r.Language, "benefits": strings.Join(r.Benefits, "|"), "caf": r.Caf} {
 			text[c][i] = v
 		}
 		for c, v := range map[string]bool{"consent_email": r.ConsentEmail, "consent_sms": r.ConsentSMS,
@@ -206,6 +217,15 @@ func UpsertMany(ctx context.Context, db DBTX, rs []*Recipient, opts *UpsertOpts)
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("upsert %d beneficiaries: %w", n, err)
 	}
+	var phones []string
+	for _, p := range text["phone"] {
+		if p != "" {
+			phones = append(phones, p)
+		}
+	}
+	if err := applySMSOptOuts(ctx, db, phones); err != nil {
+		return nil, err
+	}
 	out := make([]string, n)
 	for i, ref := range refs {
 		inserted, ok := changed[ref]
@@ -231,6 +251,12 @@ type ImportOpts struct {
 	// MaxRejections caps the rejected rows listed in the summary (all are
 	// counted). Default 1,000.
 	MaxRejections int
+	// Encoding of a CSV file: EncodingUTF8 or EncodingWindows1252 (see
+	// ParseEncoding); "" detects it (BOM, valid UTF-8, else Windows-1252).
+	Encoding string
+	// Agencies resolves each row's Caf (column caf, else the postal code);
+	// the embedded example when nil.
+	Agencies *agencies.Set
 	// DryRun checks every row and writes nothing: the summary counts the
 	// rows that would be imported (Valid) and lists the rejected ones.
 	DryRun bool
@@ -298,6 +324,7 @@ var importColumns = map[string]string{
 	"consent_letter": "consent_letter", "consentement_courrier": "consent_letter", "accord_courrier": "consent_letter",
 	"outreach_opt_out": "outreach_opt_out", "refus_information": "outreach_opt_out", "opposition_information": "outreach_opt_out",
 	"active": "active", "actif": "active",
+	"caf": "caf", "code_caf": "caf",
 }
 
 func simplifyHeader(h string) string {
@@ -353,8 +380,13 @@ var (
 // its own: an interrupted import keeps every committed batch and running it
 // again completes it (rows already imported come out unchanged).
 //
-// The file is UTF-8, with or without a byte-order mark, separated by ';' or
-// ',' (detected from the header line). Header names are English or French
+// The file is CSV or an Excel workbook (.xlsx, first sheet; detected from
+// its content). CSV is UTF-8 (with or without a byte-order mark) or
+// Windows-1252, as Excel exports "CSV (séparateur : point-virgule)" in
+// France: detected unless opts.Encoding says; separated by ';' or ','
+// (detected from the header line). A line that is not text (a NUL byte,
+// invalid UTF-8) or has an unclosed quote is rejected alone, with its line
+// number, and reading goes on at the next line. Header names are English or French
 // (ref or numero_allocataire, given_name or prenom, …; case and accents are
 // ignored); only ref is required. A column absent from the file keeps its
 // stored value on update. Each bad row is reported with its line number, the
@@ -369,29 +401,19 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 	if opts.MaxRejections <= 0 {
 		opts.MaxRejections = 1000
 	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	if bom, err := br.Peek(3); err == nil && bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
-		_, _ = br.Discard(3)
+	src, err := newSource(r, opts.Encoding)
+	if err != nil {
+		return nil, err
 	}
-	first, err := br.Peek(br.Size())
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, fmt.Errorf("import: read: %w", err)
-	}
-	if i := bytes.IndexByte(first, '\n'); i >= 0 {
-		first = first[:i]
-	}
-	sep := detectSeparator(first)
-	cr := csv.NewReader(br)
-	cr.Comma = sep
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-
-	header, err := cr.Read()
+	header, _, reason, err := src.next()
 	if errors.Is(err, io.EOF) {
 		return nil, &FileError{Reason: "the file is empty: a header line is required"}
 	}
 	if err != nil {
-		return nil, &FileError{Reason: "header line: " + csvReason(err)}
+		return nil, fmt.Errorf("import: read: %w", err)
+	}
+	if reason != "" {
+		return nil, &FileError{Reason: "header line " + reason}
 	}
 	cols := make([]string, len(header))
 	seen := map[string]bool{}
@@ -421,12 +443,16 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 			keep = append(keep, c.name)
 		}
 	}
+	if seen["caf"] || seen["postal_code"] {
+		// The Caf follows the postal code unless the file names it.
+		keep = slices.DeleteFunc(keep, func(c string) bool { return c == "caf" })
+	}
 	if seen["phone"] {
 		// phone_type is no column of its own: it comes with the phone.
 		keep = slices.DeleteFunc(keep, func(c string) bool { return c == "phone_type" })
 	}
 
-	sum := &ImportSummary{Separator: string(sep), Rejections: []Rejection{}, DryRun: opts.DryRun}
+	sum := &ImportSummary{Separator: src.separator(), Rejections: []Rejection{}, DryRun: opts.DryRun}
 	reject := func(line int, field, reason string) {
 		sum.Rejected++
 		if len(sum.Rejections) < opts.MaxRejections {
@@ -447,7 +473,7 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		var outcomes []string
 		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 			var err error
-			outcomes, err = UpsertMany(ctx, tx, batch, &UpsertOpts{Keep: keep, Actor: opts.Actor})
+			outcomes, err = UpsertMany(ctx, tx, batch, &UpsertOpts{Keep: keep, Actor: opts.Actor, Agencies: opts.Agencies})
 			return err
 		})
 		if err != nil {
@@ -471,22 +497,17 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		if err := ctx.Err(); err != nil {
 			return sum, err
 		}
-		rec, err := cr.Read()
+		rec, line, reason, err := src.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return sum, fmt.Errorf("import: read: %w", err)
-			}
-			sum.Rows++
-			reject(pe.StartLine, "", csvReason(err))
-			continue
+			return sum, fmt.Errorf("import: read: %w", err)
 		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // blank line
+		if reason != "" {
+			sum.Rows++
+			reject(line, "", reason)
+			continue
 		}
 		sum.Rows++
 		if len(rec) != len(cols) {
@@ -496,6 +517,10 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		r, field, reason := parseRow(cols, rec)
 		if reason != "" {
 			reject(line, field, reason)
+			continue
+		}
+		if _, err := resolveCaf(r, opts.Agencies); err != nil {
+			reject(line, "caf", fieldReason(err))
 			continue
 		}
 		if prev, dup := firstLine[r.Ref]; dup {
@@ -514,14 +539,6 @@ func Import(ctx context.Context, db *pgxpool.Pool, r io.Reader, opts ImportOpts)
 		return sum, err
 	}
 	return sum, nil
-}
-
-func csvReason(err error) string {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return "is not valid CSV: " + pe.Err.Error()
-	}
-	return err.Error()
 }
 
 // parseRow validates one row. On a problem it returns the field and reason.
@@ -577,6 +594,8 @@ func parseRow(cols, rec []string) (r *Recipient, field, reason string) {
 			r.OutreachOptOut, err = parseBool(v, false)
 		case "active":
 			r.Active, err = parseBool(v, true)
+		case "caf":
+			r.Caf = v
 		}
 		if err != nil {
 			return nil, c, fieldReason(err)
@@ -642,6 +661,18 @@ func (r *Recipient) Validate() error {
 	for _, b := range r.Benefits {
 		if !benefitRE.MatchString(b) {
 			return &FieldError{Field: "benefits", Reason: "must be benefit codes such as AF, APL or RSA"}
+		}
+	}
+	if r.HasPostalAddress() {
+		// A letter is the fallback of every route: an address that cannot
+		// be printed is refused now, never at print time.
+		var pe *postal.FieldError
+		if err := postal.Printable(r.Postal()); errors.As(err, &pe) {
+			if pe.Field == "addressee" {
+				// The addressee line is civility, given and family name.
+				return &FieldError{Field: "family_name", Reason: "with civility and given name " + pe.Reason}
+			}
+			return &FieldError{Field: pe.Field, Reason: pe.Reason}
 		}
 	}
 	return nil

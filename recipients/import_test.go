@@ -155,7 +155,7 @@ func TestImportFileErrors(t *testing.T) {
 		"unknown column": {"ref;shoe_size\n1;42\n", "shoe_size", "is not a known column"},
 		"no ref":         {"prenom;nom\nA;B\n", "ref", "is required"},
 		"twice":          {"ref;nom;family_name\n", "family_name", "appears twice"},
-		"latin1":         {"ref;nom\xe9\n", "", "not UTF-8"},
+		"latin1":         {"ref;nom\xe9\n", "nomé", "is not a known column"}, // read as Windows-1252
 	} {
 		_, err := Import(context.Background(), pool, strings.NewReader(tc.csv), ImportOpts{})
 		var fe *FileError

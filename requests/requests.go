@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/courrier-dev/courrier/internal/frholidays"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // Request kinds. A complaint has its own deadline; the others share the
@@ -129,7 +129,7 @@ func scan(row pgx.Row) (*Request, error) {
 		return nil, err
 	}
 	// Deadlines are Paris wall-clock times: show them so.
-	loc := frholidays.Paris()
+	loc := territories.Paris()
 	for _, t := range []*time.Time{&r.ReceivedAt, &r.AckDueBy, &r.AnswerDueBy, &r.CreatedAt, r.AnsweredAt, r.ClosedAt} {
 		if t != nil {
 			*t = t.In(loc)

@@ -8,14 +8,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/courrier-dev/courrier/internal/frholidays"
 	"github.com/courrier-dev/courrier/internal/pgtest"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 func paris(y int, m time.Month, d, h int) time.Time {
-	return time.Date(y, m, d, h, 0, 0, 0, frholidays.Paris())
+	return time.Date(y, m, d, h, 0, 0, 0, territories.Paris())
 }
 
 func TestAckDueByCalendarDays(t *testing.T) {
@@ -24,7 +24,7 @@ func TestAckDueByCalendarDays(t *testing.T) {
 	require.Equal(t, time.Friday, friday.Weekday())
 	due := Settings{}.AckDueBy(friday)
 	require.True(t, due.Equal(paris(2027, 3, 17, 18)), "got %s", due)
-	require.Equal(t, time.Wednesday, due.In(frholidays.Paris()).Weekday())
+	require.Equal(t, time.Wednesday, due.In(territories.Paris()).Weekday())
 }
 
 func TestAckDueByWorkingDaysAcrossPublicHoliday(t *testing.T) {

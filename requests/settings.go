@@ -6,15 +6,22 @@ import (
 	"strings"
 	"time"
 
-	"github.com/courrier-dev/courrier/internal/frholidays"
+	"github.com/courrier-dev/courrier/agencies"
+	"github.com/courrier-dev/courrier/territories"
 )
 
 // Settings are the deadlines of requests and complaints. The zero value of
 // each field takes its default (see WithDefaults).
 type Settings struct {
-	// WorkingDays counts deadlines in working days (Monday to Friday, French
-	// public holidays excluded, Europe/Paris). Default false: calendar days.
+	// WorkingDays counts deadlines in working days (Monday to Friday, public
+	// holidays of Calendar excluded). Default false: calendar days.
 	WorkingDays bool
+	// Calendar is the beneficiary's Caf calendar (time zone, national and
+	// local holidays) in which days are counted. The zero value is Paris's.
+	Calendar territories.Calendar
+	// Agencies gives each beneficiary's Caf, whose calendar deadlines are
+	// counted in (see CalendarOf); nil means the embedded example.
+	Agencies *agencies.Set
 	// AckDays is the acknowledgement deadline. Default 5.
 	AckDays int
 	// AnswerDays is the processing deadline of a request. Default 15.
@@ -108,13 +115,23 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 }
 
 // AddDays returns the instant n days after t, at the same wall-clock time in
-// Europe/Paris: calendar days, or working days when s.WorkingDays is set.
+// s.Calendar's zone: calendar days, or working days when s.WorkingDays is set.
 func (s Settings) AddDays(t time.Time, n int) time.Time {
 	if s.WorkingDays {
-		return frholidays.AddWorkingDays(t, n)
+		return s.Calendar.AddWorkingDays(t, n)
 	}
-	lt := t.In(frholidays.Paris())
-	return lt.AddDate(0, 0, n)
+	return s.Calendar.AddDays(t, n)
+}
+
+// ForCaf returns s with deadlines counted in the calendar of the Caf named
+// caf, or else of the Caf serving postalCode.
+func (s Settings) ForCaf(caf, postalCode string) Settings {
+	set := s.Agencies
+	if set == nil {
+		set = agencies.Example()
+	}
+	s.Calendar = set.Resolve(caf, postalCode).Calendar()
+	return s
 }
 
 // AckDueBy is when the acknowledgement of a request received at t must have

@@ -45,6 +45,7 @@ var samples = map[string]map[string]any{
 		"year":       2026.0,
 		"benefits":   []any{"Allocations familiales", "Aide personnalisée au logement"},
 		"total_paid": 5234.56,
+		"paid_known": true,
 	},
 	KindGeneralInformation: {
 		"period": "printemps 2027",

@@ -37,6 +37,8 @@ type Input struct {
 	// Data is the notice's data, decoded from JSON: numbers arrive as float64
 	// or json.Number, dates as "2027-03-15" or RFC 3339 strings.
 	Data map[string]any
+	// Agency is the beneficiary's Caf (see AgencyOf); nil means the set's.
+	Agency *Agency
 }
 
 // Options configures Load.
@@ -45,9 +47,14 @@ type Options struct {
 	Agency      Agency // agency data shown in general mailings etc.; empty fields take DefaultAgency's
 }
 
-// Agency is the configurable agency data templates show as .Agency.
+// Agency is the configurable agency data templates show as .Agency. Code,
+// Letterhead and ReturnAddress may be empty; the others take DefaultAgency's
+// when empty.
 type Agency struct {
 	Name, MediatorContact, ReceptionHours, BusyHours, Website, Phone string
+	Code                                                             string // the Caf's code, e.g. "974"
+	Letterhead                                                       string // lines at the top of letters
+	ReturnAddress                                                    string // the letter's return address
 }
 
 // DefaultAgency returns the agency data used when Options leaves it empty.
@@ -416,8 +423,9 @@ func compile(base, display string, h *header, sections map[string]section, parti
 // rootFields are the names templates may use besides their declared fields.
 var rootFields = map[string]map[string]bool{
 	"Recipient": {"Ref": true, "Civility": true, "GivenName": true, "FamilyName": true},
-	"Agency":    {"Name": true, "MediatorContact": true, "ReceptionHours": true, "BusyHours": true, "Website": true, "Phone": true},
-	"Subject":   {},
+	"Agency": {"Name": true, "MediatorContact": true, "ReceptionHours": true, "BusyHours": true, "Website": true, "Phone": true,
+		"Code": true, "Letterhead": true, "ReturnAddress": true},
+	"Subject": {},
 }
 
 // checkTrees walks parsed templates and rejects any use of a field that is not
@@ -608,7 +616,11 @@ func (s *Set) Render(key, channel string, in Input) (*Rendered, error) {
 	if !ok {
 		return nil, fmt.Errorf("templates: no template for %s on channel %s", key, channel)
 	}
-	return c.render(in, s.agency)
+	agency := s.agency
+	if in.Agency != nil {
+		agency = in.Agency.withDefaults()
+	}
+	return c.render(in, agency)
 }
 
 func (c *compiled) name() string { return c.key + "/" + c.channel }

@@ -90,6 +90,9 @@ var stored sync.Map // version → *compiled
 // the same data and agency, reproducing the text that was sent. The source's
 // hash is checked against version before use.
 func RenderVersion(ctx context.Context, db DBTX, version string, in Input, agency Agency) (*Rendered, error) {
+	if in.Agency != nil {
+		agency = *in.Agency
+	}
 	if v, ok := stored.Load(version); ok {
 		return v.(*compiled).render(in, agency.withDefaults())
 	}

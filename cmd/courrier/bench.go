@@ -41,7 +41,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	cooldown := fs.Duration("fetch-cooldown", time.Millisecond, "River FetchCooldown")
 	conns := fs.Int("smtp-connections", 8, "SMTP connections (and messages sent at once per batch)")
 	poolSize := fs.Int("pool", 40, "PostgreSQL connections")
-	phases := fs.String("phases", "import,river,fanout,email,sms,compliance,bounces", "phases to run, comma-separated: import, river, fanout, email, sms, mixed, compliance, bounces")
+	phases := fs.String("phases", "import,river,fanout,email,sms,letters,compliance,bounces", "phases to run, comma-separated: import, river, fanout, email, sms, mixed, letters, compliance, bounces")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	ackRate := fs.Int("ack-rate", 20, "single acknowledgements per second during the mixed phase")
 	processes := fs.Int("processes", 1, "processes working the end-to-end phases (this one included); each extra one\nis this binary's bench-worker, on the same database, its CPU counted as courrier's")

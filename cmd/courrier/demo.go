@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/courrier-dev/courrier/campaigns"
+	"github.com/courrier-dev/courrier/channels/letters"
 	"github.com/courrier-dev/courrier/jobs"
 	"github.com/courrier-dev/courrier/notices"
 	"github.com/courrier-dev/courrier/recipients"
@@ -54,6 +55,11 @@ type demoSummary struct {
 	Created       int // notices created by this run (0 on a re-run)
 	Rows          []demoRow
 	Pending       int
+	// Print batches handed by the demo's cut-off (letters_setup.go).
+	Batches  []letters.Batch
+	PrintDir string
+	batched  bool
+	Cafs     string // beneficiaries per Caf
 }
 
 type demoRow struct {
@@ -66,7 +72,7 @@ type demoRow struct {
 func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog.Logger, timeout time.Duration) (*demoSummary, error) {
 	campaignCfg := &campaigns.Config{Templates: deps.Templates}
 	client, err := jobs.NewClient(pool, deps, jobs.ClientConfig{Logger: jobs.QuietLogger(logger, slog.LevelWarn), Extra: func(w *river.Workers) error {
-		return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Config: campaignCfg, Calendar: &campaigns.Calendar{}, Logger: logger})
+		return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Config: campaignCfg, Calendar: &campaigns.Calendar{}, Logger: logger, Agencies: deps.Agencies})
 	}})
 	if err != nil {
 		return nil, err
@@ -84,6 +90,9 @@ func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog
 	people := demoPeople()
 	ids := make([]int64, len(people))
 	for i, p := range people {
+		if deps.Agencies != nil {
+			p.Caf = deps.Agencies.ForPostalCode(p.PostalCode).Code
+		}
 		id, _, err := recipients.Upsert(ctx, pool, p)
 		if err != nil {
 			return nil, fmt.Errorf("demo beneficiary %s: %w", p.Ref, err)
@@ -91,6 +100,11 @@ func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog
 		ids[i] = id
 	}
 	sum.Beneficiaries = len(people)
+	if deps.Agencies != nil {
+		if sum.Cafs, err = demoCafs(ctx, pool, deps.Agencies, ids); err != nil {
+			return nil, err
+		}
+	}
 	var before int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM notices WHERE recipient_id = ANY($1)`, ids).Scan(&before); err != nil {
 		return nil, err
@@ -179,6 +193,9 @@ func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog
 		if sum.Pending == 0 {
 			break
 		}
+		if err := demoPrintBatch(ctx, pool, deps, client, ids, sum); err != nil {
+			return nil, err
+		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("demo: %d notices still undelivered after %s", sum.Pending, timeout)
 		}
@@ -207,6 +224,7 @@ func demo(ctx context.Context, pool *pgxpool.Pool, deps *jobs.Deps, logger *slog
 
 func (s *demoSummary) print(w io.Writer, outbox string) {
 	fmt.Fprintf(w, "courrier demo: %d beneficiaries, %d notices created by this run\n\n", s.Beneficiaries, s.Created)
+	printDemoCafs(w, s.Cafs)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tCHANNEL\tSTATE\tNOTICES")
 	total := 0
@@ -217,7 +235,8 @@ func (s *demoSummary) print(w io.Writer, outbox string) {
 	fmt.Fprintf(tw, "total\t\t\t%d\n", total)
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\nMessages written to the outbox: %s/{email,sms,letter}\n", outbox)
-	fmt.Fprintln(w, "(email as .eml files, SMS as .json, letters as .txt). Quiet hours are lifted in the demo.")
+	fmt.Fprintln(w, "(email as .eml files, SMS as .json, letters as PDF). Quiet hours are lifted in the demo.")
+	s.printLetters(w)
 }
 
 // demoPeople returns 50 synthetic beneficiaries across metropolitan France

@@ -56,6 +56,18 @@ func TestDemoEndToEndAndIdempotent(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(outbox, "email", "*.eml"))
 	require.Len(t, files, emails, "one .eml file per notice delivered by email")
 	require.Contains(t, text, "general_information")
+	// Letters are PDFs, and the demo's cut-off left one print batch with
+	// its manifest in the drop directory, one PDF per letter notice.
+	var byLetter int
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM notices WHERE channel = 'letter'`).Scan(&byLetter))
+	pdfs, _ := filepath.Glob(filepath.Join(outbox, "letter", "L*.pdf"))
+	require.Len(t, pdfs, byLetter)
+	batches, _ := filepath.Glob(filepath.Join(outbox, "print", "in", "B*"))
+	require.Len(t, batches, 1)
+	for _, f := range []string{"manifest.csv", "manifest.json", "SHA256SUMS"} {
+		require.FileExists(t, filepath.Join(batches[0], f))
+	}
+	require.Contains(t, text, "Print batch B")
 	var acknowledged int
 	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM requests WHERE state = 'acknowledged'`).Scan(&acknowledged))
 	require.Equal(t, 2, acknowledged, "the requests are acknowledged once their notices are delivered")

@@ -46,6 +46,7 @@ const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private ser
   SMTP_FROM, SMTP_REPLY_TO, SMTP_CONNECTIONS (default 4)
   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM
                         Twilio SMS; unset: outbox
+  TWILIO_API_URL        Twilio REST API base URL (default https://api.twilio.com; a regional edge or a test double)
   COURRIER_EMAIL_RATE, COURRIER_SMS_RATE
                         messages per second per process (unset: no limit)
   COURRIER_UNSUBSCRIBE_SECRET
@@ -54,6 +55,7 @@ const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private ser
   COURRIER_STUCK_AFTER  a delivery without final receipt after this long becomes unknown (72h)
   COURRIER_RETENTION    rendered bodies and addresses are purged after this (17520h = 24 months)
   COURRIER_CALENDAR     campaign calendar file (default: the embedded example)
+  COURRIER_AGENCIES     agency file: the Cafs, their territories, senders, mediator, hours (default: the embedded two-Caf example)
   COURRIER_APPROVAL_THRESHOLD  reminders to larger audiences need a second operator (1000)
   COURRIER_FANOUT_BATCH, COURRIER_FANOUT_JOB_SIZE  fan-out transaction and deliver_batch sizes (5000, 250)
   COURRIER_TEMPLATES    template override directory

@@ -14,16 +14,21 @@ import (
 )
 
 const importUsage = `Usage:
-  courrier import recipients [--batch N] [--show N] [--dry-run] [--max-rejected N] FILE.csv
+  courrier import recipients [--batch N] [--show N] [--dry-run] [--max-rejected N] [--encoding E] FILE.csv|FILE.xlsx
 
-Imports or updates beneficiaries from a CSV file: UTF-8 (with or without
-BOM), separated by ";" or "," (detected from the header line). Header names
+Imports or updates beneficiaries from a CSV file or an Excel workbook
+(.xlsx, first sheet). CSV may be UTF-8 (with or without BOM) or
+Windows-1252, as Excel exports "CSV (séparateur : point-virgule)" in France
+(detected; --encoding utf-8|windows-1252 to say it), separated by ";" or ","
+(detected from the header line). Header names
 in English or French: ref|numero_allocataire (required), civility|civilite,
 given_name|prenom, family_name|nom, email, phone|telephone,
 address_line1|adresse, address_line2|complement, postal_code|code_postal,
 city|ville, country|pays, language|langue, benefits|prestations (codes
 separated by "|" or spaces), consent_email, consent_sms, consent_letter,
-outreach_opt_out, active (oui/non, true/false, 1/0).
+outreach_opt_out, active (oui/non, true/false, 1/0), caf|code_caf (the
+beneficiary's Caf code in COURRIER_AGENCIES; default: the Caf of the postal
+code).
 
 Rows are committed in batches: an interrupted import can be run again, rows
 already imported come out unchanged. Bad rows are listed by line number and
@@ -50,6 +55,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	show := fs.Int("show", 20, "rejected rows to list")
 	dryRun := fs.Bool("dry-run", false, "check every row, write nothing")
 	maxRejected := fs.Int("max-rejected", 0, "rejected rows tolerated before the exit status is non-zero")
+	encodingFlag := fs.String("encoding", "", "CSV encoding: utf-8 or windows-1252 (default: detected)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -63,6 +69,14 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	if *maxRejected < 0 {
 		return errors.New("import recipients: --max-rejected must be 0 or more")
 	}
+	encoding, err := recipients.ParseEncoding(*encodingFlag)
+	if err != nil {
+		return fmt.Errorf("import recipients: --encoding: %w", err)
+	}
+	set, err := env.loadAgencies()
+	if err != nil {
+		return fmt.Errorf("import recipients: %w", err)
+	}
 	f, err := os.Open(fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("import recipients: %w", err)
@@ -70,7 +84,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	defer f.Close()
 	return withDBSealed(ctx, env, nil, func(pool *pgxpool.Pool) error {
 		sum, err := recipients.Import(ctx, pool, f, recipients.ImportOpts{BatchSize: *batch, Actor: "import:cli",
-			MaxRejections: max(*show, 1), DryRun: *dryRun})
+			MaxRejections: max(*show, 1), DryRun: *dryRun, Encoding: encoding, Agencies: set})
 		if sum != nil {
 			if sum.DryRun {
 				fmt.Fprintf(w, "dry run: nothing was written\nrows read:  %d\nvalid:      %d\nrejected:   %d\n", sum.Rows, sum.Valid, sum.Rejected)

@@ -41,6 +41,7 @@ func commands() []command {
 		{"apikey", "create, list and revoke API keys", runAPIKey},
 		{"templates", "list, lint and preview the message templates", runTemplates},
 		{"bounce", "classify bounce messages (bounce check FILE.eml)", runBounce},
+		{"letters", "preview letters, run and list print batches, record print receipts and returned mail", runLetters},
 		{"bench", "benchmark courrier end to end against River's own throughput", runBench},
 		{"bench-worker", "(started by bench --processes) one extra worker process", runBenchWorker},
 		{"version", "print the version", func(ctx context.Context, env *Env, args []string) error {

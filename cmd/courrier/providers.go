@@ -8,12 +8,10 @@ import (
 )
 
 // providerChannels replaces outbox channels with real providers where the
-// environment configures them: SMTP_URL for email, TWILIO_* for SMS. Once a
-// provider is configured, letters are only sent where COURRIER_LETTER says
-// so ("outbox"); otherwise they end as no_route "letter channel not
-// configured".
+// environment configures them: SMTP_URL for email, TWILIO_* for SMS.
+// Letters are PDFs sent through print batches whatever is configured here
+// (see setupLetters).
 func (e *Env) providerChannels(chans map[channels.Name]channels.Channel, rt *runtime) error {
-	configured := false
 	if url := e.Getenv("SMTP_URL"); url != "" {
 		conns, err := e.int("SMTP_CONNECTIONS", 4)
 		if err != nil {
@@ -38,7 +36,6 @@ func (e *Env) providerChannels(chans map[channels.Name]channels.Channel, rt *run
 		chans[channels.Email] = ch
 		settings, _ := channels.ParseSMTPURL(url)
 		rt.describe[channels.Email] = fmt.Sprintf("smtp %s:%d (%s)", settings.Host, settings.Port, settings.Security)
-		configured = true
 	}
 	if sid := e.Getenv("TWILIO_ACCOUNT_SID"); sid != "" {
 		sms, err := channels.NewSMS(channels.SMSConfig{
@@ -55,11 +52,6 @@ func (e *Env) providerChannels(chans map[channels.Name]channels.Channel, rt *run
 		}
 		chans[channels.SMS] = ch
 		rt.describe[channels.SMS] = "twilio"
-		configured = true
-	}
-	if configured && e.Getenv("COURRIER_LETTER") != "outbox" {
-		delete(chans, channels.Letter)
-		rt.describe[channels.Letter] = "not configured (COURRIER_LETTER=outbox writes letters to the outbox)"
 	}
 	return nil
 }

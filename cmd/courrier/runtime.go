@@ -75,10 +75,16 @@ func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.L
 		Routes:    routes,
 		Logger:    logger,
 	}
+	if rt.deps.Agencies, err = e.loadAgencies(); err != nil {
+		rt.Close()
+		return nil, err
+	}
+	if err := e.setupLetters(pool, rt, chans, logger); err != nil {
+		rt.Close()
+		return nil, err
+	}
 	base, secret := e.Getenv("COURRIER_PUBLIC_URL"), e.Getenv("COURRIER_UNSUBSCRIBE_SECRET")
-	if secret != "" && !strings.HasPrefix(base, "https://") {
-		// RFC 8058 requires an https link; a bulk email must not fail for it.
-		logger.Warn("unsubscribe links disabled: COURRIER_PUBLIC_URL must be an https URL")
+	if !unsubscribeLinks(logger, base, secret) {
 		secret = ""
 	}
 	if base != "" && secret != "" {

@@ -106,6 +106,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	if err != nil {
 		return nil, err
 	}
+	deadlines.Agencies = rt.deps.Agencies
 	retention, err := e.duration("COURRIER_RETENTION", 0)
 	if err != nil {
 		return nil, err
@@ -149,6 +150,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	}
 	periodic = append(periodic, bounces.periodicJobs()...)
 	periodic = append(periodic, jobs.CallbackPeriodicJobs()...)
+	periodic = serveLetters(rt.deps, periodic)
 
 	client, err := jobs.NewClient(pool, rt.deps, jobs.ClientConfig{
 		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic,
@@ -168,7 +170,10 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 			if err := addCallbackWorkers(w, pool, logger); err != nil {
 				return err
 			}
-			return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Calendar: cal, Config: campaignCfg,
+			if err := addLetterWorkers(w, rt.deps); err != nil {
+				return err
+			}
+			return jobs.AddCampaignWorkers(w, pool, &jobs.CampaignDeps{Calendar: cal, Config: campaignCfg, Agencies: rt.deps.Agencies,
 				BatchSize: fanoutBatch, JobSize: jobSize, Logger: logger})
 		}})
 	if err != nil {
@@ -176,7 +181,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	}
 
 	api := httpapi.NewServer(pool, logger)
-	(&httpapi.API{DB: pool, River: client, Logger: logger, Deadlines: deadlines}).Register(api)
+	(&httpapi.API{DB: pool, River: client, Logger: logger, Deadlines: deadlines, Agencies: rt.deps.Agencies}).Register(api)
 	auth := httpapi.Authenticate(pool)
 	api.Handle("GET /v1/compliance/{rule}", auth(httpapi.RequireScope("audit", compliance.Handler(pool, accept))))
 	api.Handle("POST /v1/reminders", auth(httpapi.RequireScope("staff", httpapi.RemindersHandler(pool, client, campaignCfg, logger))))

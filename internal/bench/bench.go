@@ -40,7 +40,7 @@ type Options struct {
 	BulkWorkers   int           // River MaxWorkers of the bulk queue (default 4)
 	FetchCooldown time.Duration // default 1ms
 	SMTPConns     int           // SMTP connections (default 8)
-	Phases        []string      // subset of import, river, fanout, email, sms, mixed, compliance, bounces (default all but mixed)
+	Phases        []string      // subset of import, river, fanout, email, sms, mixed, letters, compliance, bounces (default all but mixed)
 	// Processes is the number of processes working the end-to-end phases,
 	// this one included (default 1). Each extra one is started with
 	// SpawnWorker and works the same queues on the same database.
@@ -88,7 +88,7 @@ func (o *Options) defaults() {
 		o.AckRate = 20
 	}
 	if len(o.Phases) == 0 {
-		o.Phases = []string{"import", "river", "fanout", "email", "sms", "compliance", "bounces"}
+		o.Phases = []string{"import", "river", "fanout", "email", "sms", "letters", "compliance", "bounces"}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -192,6 +192,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 	if opts.wants("mixed") {
 		if err := b.endToEnd(ctx, "email", opts.AckRate); err != nil {
 			return nil, fmt.Errorf("mixed: %w", err)
+		}
+	}
+	if opts.wants("letters") {
+		if err := b.lettersPhase(ctx); err != nil {
+			return nil, fmt.Errorf("letters: %w", err)
 		}
 	}
 	if opts.wants("compliance") && opts.Compliance != nil {

@@ -23,7 +23,8 @@ func TestBenchSmallRunIsCorrect(t *testing.T) {
 	for _, p := range rep.Phases {
 		names[p.Name] = p
 	}
-	for _, want := range []string{"seed beneficiaries", "CSV import (new beneficiaries)", "river baseline (no-op jobs)", "fan-out only (notices + jobs)", "end to end email", "end to end sms"} {
+	for _, want := range []string{"seed beneficiaries", "CSV import (new beneficiaries)", "river baseline (no-op jobs)", "fan-out only (notices + jobs)", "end to end email", "end to end sms",
+		"letters (2-page PDF rendered and hashed)", "letters merged batch PDF (one file, streamed)"} {
 		p, ok := names[want]
 		require.True(t, ok, want)
 		require.Equal(t, 2000, p.Count, want)
