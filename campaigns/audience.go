@@ -42,6 +42,10 @@ type Audience struct {
 	RefPrefix string `json:"ref_prefix,omitempty" yaml:"ref_prefix,omitempty"`
 	// IncludeInactive also targets inactive beneficiaries.
 	IncludeInactive bool `json:"include_inactive,omitempty" yaml:"include_inactive,omitempty"`
+	// Test targets test beneficiaries instead of live ones: it is the
+	// campaign's own test flag (a test key's campaign), never given by the
+	// audience's author.
+	Test bool `json:"-" yaml:"-"`
 }
 
 // LifeEventFilter matches a life event of Kind that occurred between From
@@ -192,6 +196,11 @@ func (a *Audience) Compile(base int) (*Compiled, error) {
 	b := &builder{base: base, c: c}
 	if !a.IncludeInactive {
 		b.conds = append(b.conds, "r.active")
+	}
+	if a.Test {
+		b.conds = append(b.conds, "r.test")
+	} else {
+		b.conds = append(b.conds, "NOT r.test")
 	}
 	if a.RefPrefix != "" {
 		prefix := strings.TrimSpace(a.RefPrefix)

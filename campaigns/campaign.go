@@ -143,6 +143,7 @@ func scan(row pgx.Row) (*Campaign, error) {
 	if err := json.Unmarshal(aud, &c.Audience); err != nil {
 		return nil, fmt.Errorf("campaign %d audience: %w", c.ID, err)
 	}
+	c.Audience.Test = c.Test // a test campaign targets test beneficiaries only
 	return &c, nil
 }
 
@@ -281,6 +282,7 @@ func Create(ctx context.Context, db DBTX, n New, cfg *Config) (c *Campaign, crea
 	if err := n.Pace.Validate(); err != nil {
 		return nil, false, err
 	}
+	n.Audience.Test = n.Test
 	if _, err := n.Audience.Compile(0); err != nil {
 		return nil, false, err
 	}

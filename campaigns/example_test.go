@@ -26,6 +26,7 @@ contact: mobile
 	fmt.Println(a.Describe())
 	// Output:
 	// (r.active)
+	//   AND (NOT r.test)
 	//   AND (r.benefits && $1::text[])
 	//   AND (r.postal_code LIKE ANY ($2::text[]))
 	//   AND ((r.phone IS NOT NULL AND r.phone_type = 'mobile' AND r.phone_status = 'ok'))

@@ -21,10 +21,17 @@ type Outbox struct {
 
 var _ Channel = (*Outbox)(nil)
 
-// NewOutbox returns an outbox writing under dir (created if needed).
+// NewOutbox returns an outbox writing under dir (created if needed). The
+// outbox holds names, addresses and contacts: its directories are 0700 and
+// its files 0600, also when they existed with wider modes.
 func NewOutbox(dir, from string) (*Outbox, error) {
 	for _, sub := range []Name{Email, SMS, Letter} {
-		if err := os.MkdirAll(filepath.Join(dir, string(sub)), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(dir, string(sub)), 0o700); err != nil {
+			return nil, fmt.Errorf("outbox: %w", err)
+		}
+	}
+	for _, d := range []string{dir, filepath.Join(dir, string(Email)), filepath.Join(dir, string(SMS)), filepath.Join(dir, string(Letter))} {
+		if err := os.Chmod(d, 0o700); err != nil {
 			return nil, fmt.Errorf("outbox: %w", err)
 		}
 	}
@@ -81,7 +88,15 @@ func (o *Outbox) writeEmail(path string, msg Message) error {
 		return err
 	}
 	tmp := path + ".tmp"
-	if err := m.WriteToFile(tmp); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := m.WriteTo(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)
@@ -89,7 +104,7 @@ func (o *Outbox) writeEmail(path string, msg Message) error {
 
 func writeFileAtomic(path string, b []byte) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)

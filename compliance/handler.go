@@ -23,7 +23,7 @@ func Handler(db DB, accept []string) http.Handler {
 			format = FormatJSON
 		}
 		if format != FormatJSON && format != FormatCSV {
-			httpError(w, http.StatusBadRequest, "format must be json or csv")
+			httpError(w, http.StatusBadRequest, "format", "must be json or csv")
 			return
 		}
 		p, err := ParsePeriod(q.Get("from"), q.Get("to"))
@@ -38,13 +38,13 @@ func Handler(db DB, accept []string) http.Handler {
 			p.Accept, err = ParseAccept(q.Get("accept"))
 		}
 		if err != nil {
-			httpError(w, http.StatusBadRequest, err.Error())
+			httpError(w, http.StatusBadRequest, "period", err.Error())
 			return
 		}
 		run := Run
 		if q.Get("by_caf") == "true" || q.Get("by_caf") == "1" {
 			if len(p.Cafs) > 0 {
-				httpError(w, http.StatusBadRequest, "by_caf and caf cannot be combined")
+				httpError(w, http.StatusBadRequest, "by_caf", "by_caf and caf cannot be combined")
 				return
 			}
 			run = RunByCaf
@@ -52,10 +52,10 @@ func Handler(db DB, accept []string) http.Handler {
 		rep, err := run(r.Context(), db, r.PathValue("rule"), p)
 		switch {
 		case errors.Is(err, ErrInvalid):
-			httpError(w, http.StatusBadRequest, err.Error())
+			httpError(w, http.StatusBadRequest, "rule", err.Error())
 			return
 		case err != nil:
-			httpError(w, http.StatusInternalServerError, "report failed")
+			httpError(w, http.StatusInternalServerError, "", "report failed")
 			return
 		}
 		if format == FormatCSV {
@@ -85,8 +85,18 @@ func ParseAsOf(s string) (time.Time, error) {
 	return t, nil
 }
 
-func httpError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
+// httpError writes the API's documented error shape,
+// {"error": {"code", "message", "field"}}.
+func httpError(w http.ResponseWriter, status int, field, msg string) {
+	code := "invalid"
+	if status >= 500 {
+		code = "internal"
+	}
+	e := map[string]string{"code": code, "message": msg}
+	if field != "" {
+		e["field"] = field
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": e})
 }

@@ -225,7 +225,7 @@ func YearlyNotice(ctx context.Context, db DB, p Period) (*Report, error) {
 WITH ben AS (
 	SELECT r.id, r.ref, ` + plus12("r.joined_at") + ` AS due_from,
 	       greatest($1::timestamptz, ` + plus12("r.joined_at") + `) AS req_from
-	FROM recipients r WHERE r.active AND r.joined_at < $2 AND ` + inCafs("r.caf") + `
+	FROM recipients r WHERE r.active AND NOT r.test AND r.joined_at < $2 AND ` + inCafs("r.caf") + `
 ), dn AS (
 	SELECT n.id, n.recipient_id, n.delivered_at AS at, ` + plus12("n.delivered_at") + ` AS until, n.evidence AS ev
 	FROM (` + noticesSQL + `) n

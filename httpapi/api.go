@@ -92,19 +92,24 @@ func (a *API) Register(s *Server) {
 	route := func(pattern, scope string, h http.HandlerFunc) {
 		s.Handle(pattern, auth(RequireScope(scope, h)))
 	}
+	jsonRoute := func(pattern, scope string, h http.HandlerFunc) {
+		s.Handle(pattern, auth(RequireScope(scope, requireJSON(h))))
+	}
 	s.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapiJSON)
 	})
-	route("PUT /v1/recipients/{ref}", scopeRecipientPut, a.putRecipient)
+	jsonRoute("PUT /v1/recipients/{ref}", scopeRecipientPut, a.putRecipient)
 	route("GET /v1/recipients/{ref}", scopeReadPersonal, a.getRecipient)
-	route("POST /v1/recipients:import", scopeRecipientPut, a.importRecipients)
-	route("POST /v1/events/rights", scopeWrite, a.postRightsEvent)
-	route("POST /v1/events/life", scopeWrite, a.postLifeEvent)
-	route("POST /v1/requests", scopeWrite, a.postRequest)
-	route("POST /v1/requests/{id}/answer", scopeAnswer, a.answerRequest)
+	// An authenticated import may take longer than the server's read timeout.
+	s.Handle("POST /v1/recipients:import", auth(RequireScope(scopeRecipientPut, ExtendDeadlines(10*time.Minute, 10*time.Minute, http.HandlerFunc(a.importRecipients)))))
+	jsonRoute("POST /v1/events/rights", scopeWrite, a.postRightsEvent)
+	jsonRoute("POST /v1/events/life", scopeWrite, a.postLifeEvent)
+	jsonRoute("POST /v1/requests", scopeWrite, a.postRequest)
+	jsonRoute("POST /v1/requests/{id}/answer", scopeAnswer, a.answerRequest)
 	route("GET /v1/requests/{id}", scopeReadStatus, a.getRequest)
 	route("GET /v1/notices/{id}", scopeReadStatus, a.getNotice)
+	a.registerLists(route)
 	route("POST /v1/letters/returned", scopeWrite, a.postReturnedLetters)
 	s.Handle("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("", "no such endpoint: see /v1/openapi.json"))

@@ -217,6 +217,9 @@ func TestTestKeyNoticesGoToOutboxOnly(t *testing.T) {
 	t.Parallel()
 	b := setupAPI(t, nil)
 	b.recipient(t, "1000001")
+	// The test key's own beneficiary with the same number (see TestTestKeysAreSandboxed).
+	status, body := b.do(t, "PUT", "/v1/recipients/1000001", "test", `{"given_name":"Test","email":"test@exemple.fr","address_line1":"1 rue","postal_code":"75011","city":"Paris"}`)
+	require.Equal(t, 201, status, body)
 	status, out := b.doJSON(t, "POST", "/v1/events/rights", "test",
 		`{"event_id":"E-test","recipient_ref":"1000001","event":"opened","benefit":"APL","amount":245.3,"effective_on":"2027-04-01"}`)
 	require.Equal(t, 201, status)

@@ -28,7 +28,7 @@ const anyScope = ScopeIngest + "|" + ScopeStaff + "|" + ScopeAdmin + "|" + Scope
 // manage its own callback.
 func (h *Callbacks) Register(s *Server) {
 	auth := Authenticate(h.DB)
-	s.Handle("PUT /v1/callback", auth(RequireScope(anyScope, http.HandlerFunc(h.put))))
+	s.Handle("PUT /v1/callback", auth(RequireScope(anyScope, requireJSON(http.HandlerFunc(h.put)))))
 	s.Handle("GET /v1/callback", auth(RequireScope(anyScope, http.HandlerFunc(h.get))))
 	s.Handle("DELETE /v1/callback", auth(RequireScope(anyScope, http.HandlerFunc(h.delete))))
 	s.Handle("GET /v1/callback/failures", auth(RequireScope(anyScope, http.HandlerFunc(h.failures))))

@@ -38,7 +38,7 @@ func (h *CampaignActions) Register(s *Server) {
 	auth := Authenticate(h.DB)
 	// ServeMux wildcards are whole segments: "{id}:approve" is one segment,
 	// split here.
-	s.Handle("POST /v1/campaigns/{action}", auth(RequireScope(ScopeStaff, http.HandlerFunc(h.serve))))
+	s.Handle("POST /v1/campaigns/{action}", auth(RequireScope(ScopeStaff, requireJSON(http.HandlerFunc(h.serve)))))
 }
 
 func (h *CampaignActions) serve(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +59,11 @@ func (h *CampaignActions) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	op := Actor(r.Context())
 	ctx := r.Context()
+	// Sandbox: a test key acts on test campaigns only, a live key on live ones.
+	if cur, err := campaigns.Get(ctx, h.DB, id); err == nil && cur.Test != keyIsTest(ctx) {
+		writeError(w, notFound("", "campaign %d not found", id))
+		return
+	}
 	body := map[string]any{}
 	var c *campaigns.Campaign
 	switch action {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -99,18 +100,22 @@ func conflictMessage(err error) string {
 }
 
 // decodeJSON reads one JSON object into dst, rejecting unknown fields,
-// trailing data and bodies over max bytes.
+// trailing data, bodies over max bytes, a null body, invalid UTF-8 (which
+// encoding/json would store as U+FFFD) and control characters in strings
+// (NUL anywhere; any but tab, CR and LF), naming the field.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any, max int64) error {
-	r.Body = http.MaxBytesReader(w, r.Body, max)
-	dec := json.NewDecoder(r.Body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		return err
+	}
+	if err := checkJSONText(raw); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
+	err = dec.Decode(dst)
 	if err == nil {
 		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				return err
-			}
 			return invalid("", "malformed JSON: data after the object")
 		}
 		return nil

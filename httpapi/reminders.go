@@ -38,7 +38,7 @@ func RemindersHandler(db *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *campa
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return requireJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req reminderRequest
 		if err := decodeJSON(w, r, &req, 1<<20); err != nil {
 			writeError(w, toError(err))
@@ -105,7 +105,7 @@ func RemindersHandler(db *pgxpool.Pool, client *river.Client[pgx.Tx], cfg *campa
 			}
 		}
 		writeJSON(w, status, body)
-	})
+	}))
 }
 
 // campaignError maps campaign errors to API errors.

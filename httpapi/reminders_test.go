@@ -29,6 +29,7 @@ func TestRemindersHandler(t *testing.T) {
 
 	post := func(body string) (int, map[string]any) {
 		req := httptest.NewRequest(http.MethodPost, "/v1/reminders", strings.NewReader(body)).WithContext(WithKey(ctx, key))
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		var out map[string]any
@@ -114,6 +115,7 @@ func TestRemindersSendAt(t *testing.T) {
 	key := Key{ID: 7, Name: "console", Operator: "Marie Curie", Scopes: []string{"staff"}}
 	post := func(body string) (int, map[string]any) {
 		req := httptest.NewRequest(http.MethodPost, "/v1/reminders", strings.NewReader(body)).WithContext(WithKey(ctx, key))
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		var out map[string]any

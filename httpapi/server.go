@@ -1,6 +1,6 @@
 // Package httpapi serves courrier over HTTP: the /v1 intake and staff API,
 // provider webhooks (Twilio status callbacks and inbound SMS), one-click
-// unsubscribe, health checks, Prometheus metrics and the River UI.
+// unsubscribe, health and readiness checks, and the River UI.
 package httpapi
 
 import (
@@ -20,6 +20,7 @@ type Server struct {
 	routes []string
 	db     *pgxpool.Pool
 	logger *slog.Logger
+	ready  []ReadyCheck
 }
 
 // NewServer returns a server with the health endpoints mounted.
@@ -49,7 +50,11 @@ func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	s.mux.ServeHTTP(sw, r)
+	if e := checkPath(r); e != nil {
+		writeError(sw, e)
+	} else {
+		s.mux.ServeHTTP(sw, r)
+	}
 	// Paths may carry beneficiary numbers: log the route pattern, not the path.
 	s.logger.Debug("http request", "method", r.Method, "route", r.Pattern, "status", sw.status, "duration", time.Since(start))
 }
@@ -66,18 +71,16 @@ func (w *statusWriter) WriteHeader(code int) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// healthz answers 503 while the database does not answer: the process
+// cannot do any work then, and a supervisor or load balancer must know.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.db.Ping(ctx); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

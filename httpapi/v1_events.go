@@ -18,7 +18,8 @@ func recipientID(ctx context.Context, tx pgx.Tx, ref string) (int64, error) {
 		return 0, invalid("recipient_ref", "is required")
 	}
 	var id int64
-	err := tx.QueryRow(ctx, `SELECT id FROM recipients WHERE ref = $1`, ref).Scan(&id)
+	// A test key reaches test beneficiaries only, a live key live ones.
+	err := tx.QueryRow(ctx, `SELECT id FROM recipients WHERE ref = $1 AND test = $2`, ref, keyIsTest(ctx)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return 0, notFound("recipient_ref", "no beneficiary has this number: create it with PUT /v1/recipients/{ref} first")
 	}
@@ -34,7 +35,7 @@ func parseDay(field, s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, invalid(field, "must be a date YYYY-MM-DD")
 	}
-	return t, nil
+	return t, dayInRange(field, t.Year())
 }
 
 // cents reads an amount of euros with at most two decimals.

@@ -13,6 +13,8 @@ type noticeView struct {
 	Notice     *notices.Notice   `json:"notice"`
 	Deliveries []ledger.Delivery `json:"deliveries"`
 	Events     []ledger.Event    `json:"events"`
+	// TraceID is the OpenTelemetry trace that created the notice, if any.
+	TraceID string `json:"trace_id,omitempty"`
 }
 
 func (a *API) getNotice(w http.ResponseWriter, r *http.Request) {
@@ -23,6 +25,9 @@ func (a *API) getNotice(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, err := notices.Get(ctx, a.DB, id)
+	if err == nil && n.Test != keyIsTest(ctx) {
+		err = notices.ErrNotFound // the other world's notice does not exist for this key
+	}
 	if err != nil {
 		if errors.Is(err, notices.ErrNotFound) {
 			err = notFound("id", "no notice has this id")
@@ -38,6 +43,10 @@ func (a *API) getNotice(w http.ResponseWriter, r *http.Request) {
 	}
 	evs, err := ledger.EventsForNotice(ctx, a.DB, id)
 	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if v.TraceID, err = notices.TraceID(ctx, a.DB, id); err != nil {
 		a.fail(w, r, err)
 		return
 	}

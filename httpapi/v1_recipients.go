@@ -58,13 +58,16 @@ func (a *API) putRecipient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var outcome string
+	test := keyIsTest(r.Context())
+	rec.Test = test
 	err = a.inTx(r.Context(), func(tx pgx.Tx) error {
-		out, err := recipients.UpsertMany(r.Context(), tx, []*recipients.Recipient{rec}, &recipients.UpsertOpts{Keep: keep, Actor: Actor(r.Context()), Agencies: a.Agencies})
+		out, err := recipients.UpsertMany(r.Context(), tx, []*recipients.Recipient{rec},
+			&recipients.UpsertOpts{Keep: keep, Actor: Actor(r.Context()), Agencies: a.Agencies, Test: test})
 		if err != nil {
 			return err
 		}
 		outcome = out[0]
-		rec, err = recipients.GetByRef(r.Context(), tx, rec.Ref)
+		rec, err = recipients.GetByRefIn(r.Context(), tx, rec.Ref, test)
 		return err
 	})
 	if err != nil {
@@ -169,7 +172,7 @@ func (a *API) getRecipient(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	rec, err := recipients.GetByRef(ctx, a.DB, r.PathValue("ref"))
+	rec, err := recipients.GetByRefIn(ctx, a.DB, r.PathValue("ref"), keyIsTest(ctx))
 	if err != nil {
 		if errors.Is(err, recipients.ErrNotFound) {
 			err = notFound("ref", "no beneficiary has this number")
@@ -227,6 +230,11 @@ func (a *API) getRecipient(w http.ResponseWriter, r *http.Request) {
 // importRecipients spools the CSV body to a temporary file first, so that a
 // body over the limit is refused before any row is written.
 func (a *API) importRecipients(w http.ResponseWriter, r *http.Request) {
+	if keyIsTest(r.Context()) {
+		a.fail(w, r, &Error{Status: http.StatusForbidden, Code: CodeForbidden,
+			Message: "a test key cannot import beneficiaries: create test beneficiaries one by one with PUT /v1/recipients/{ref}"})
+		return
+	}
 	var encoding string
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if _, params, err := mime.ParseMediaType(ct); err == nil {

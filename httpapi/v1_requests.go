@@ -47,6 +47,8 @@ func (a *API) postRequest(w http.ResponseWriter, r *http.Request) {
 	default:
 		if in.ReceivedAt, err = time.Parse(time.RFC3339, b.ReceivedAt); err != nil {
 			err = invalid("received_at", "must be an RFC 3339 time with its offset, e.g. 2027-03-12T18:00:00+01:00")
+		} else {
+			err = dayInRange("received_at", in.ReceivedAt.Year())
 		}
 	}
 	if err == nil && len(b.RequestType) > 200 {
@@ -85,6 +87,9 @@ func (a *API) answerRequest(w http.ResponseWriter, r *http.Request) {
 	key, _ := KeyFromContext(ctx)
 	var res *jobs.RequestResult
 	err := a.inTx(ctx, func(tx pgx.Tx) error {
+		if err := a.requestInSandbox(ctx, tx, r.PathValue("id")); err != nil {
+			return err
+		}
 		var err error
 		res, err = jobs.AnswerRequest(ctx, tx, a.River, r.PathValue("id"), jobs.Answer{
 			Text: b.Answer, RequestType: b.RequestType, Test: key.Test, CreatedBy: Actor(ctx)}, a.now())
@@ -107,7 +112,11 @@ func (a *API) answerRequest(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getRequest(w http.ResponseWriter, r *http.Request) {
-	req, err := requests.GetByExternalID(r.Context(), a.DB, r.PathValue("id"))
+	err := a.requestInSandbox(r.Context(), a.DB, r.PathValue("id"))
+	var req *requests.Request
+	if err == nil {
+		req, err = requests.GetByExternalID(r.Context(), a.DB, r.PathValue("id"))
+	}
 	if err != nil {
 		if errors.Is(err, requests.ErrNotFound) {
 			err = notFound("id", "no request has this id")

@@ -110,7 +110,10 @@ func SetCampaignJobSize(ctx context.Context, pool *pgxpool.Pool, id int64, jobSi
 type CampaignStatus struct {
 	Campaign *campaigns.Campaign `json:"campaign"`
 	Counts   campaigns.Counts    `json:"counts"`
-	Events   []campaigns.Event   `json:"events"`
+	// Stuck is the campaign's work held by a process that stopped, until
+	// River's rescuer and the sending lease hand it to a live one.
+	Stuck  Stuck             `json:"stuck"`
+	Events []campaigns.Event `json:"events"`
 }
 
 // GetCampaignStatus completes the campaign if all its notices are final,
@@ -131,5 +134,9 @@ func GetCampaignStatus(ctx context.Context, pool *pgxpool.Pool, id int64) (*Camp
 	if err != nil {
 		return nil, err
 	}
-	return &CampaignStatus{Campaign: c, Counts: counts, Events: events}, nil
+	stuck, err := StuckWork(ctx, pool, id, 0, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &CampaignStatus{Campaign: c, Counts: counts, Stuck: stuck, Events: events}, nil
 }

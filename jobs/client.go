@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // ClientConfig tunes the River client. Zero values take the defaults.
@@ -34,6 +35,8 @@ type ClientConfig struct {
 	Extra func(*river.Workers) error
 	// ID names this client (defaults to River's generated id).
 	ID string
+	// Middleware wraps job inserts and work (tracing, see cmd/courrier).
+	Middleware []rivertype.Middleware
 }
 
 // NewClient returns a River client that works courrier's jobs. Its queues
@@ -55,6 +58,9 @@ func NewClient(pool *pgxpool.Pool, deps *Deps, cfg ClientConfig) (*river.Client[
 	if logger == nil {
 		logger = slog.Default()
 	}
+	if deps.BulkWorkers == 0 {
+		deps.BulkWorkers = cfg.BulkWorkers
+	}
 	workers := river.NewWorkers()
 	if err := AddWorkers(workers, deps); err != nil {
 		return nil, err
@@ -75,6 +81,11 @@ func NewClient(pool *pgxpool.Pool, deps *Deps, cfg ClientConfig) (*river.Client[
 		},
 		Workers:      workers,
 		PeriodicJobs: cfg.PeriodicJobs,
+		// See timeouts.go: the deliver kinds set their own timeouts; other
+		// jobs get River's 60 s, said here so the rescue delay stays above it.
+		JobTimeout:           MaxBatchTimeout,
+		RescueStuckJobsAfter: RescueAfter(),
+		Middleware:           cfg.Middleware,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)

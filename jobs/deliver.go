@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/courrier-dev/courrier/agencies"
+	"github.com/courrier-dev/courrier/campaigns"
 	"github.com/courrier-dev/courrier/channels"
 	"github.com/courrier-dev/courrier/ledger"
 	"github.com/courrier-dev/courrier/notices"
@@ -73,11 +75,26 @@ type Deps struct {
 	BatchParallelism int
 	// SendingLease is how long a delivery marked sending belongs to the
 	// worker that marked it; after that a crash is assumed and it is sent
-	// again (the documented duplicate window). Defaults to 3 minutes.
+	// again (the documented duplicate window). Defaults to RescueAfter, the
+	// delay after which River hands a dead process's jobs to another.
 	SendingLease time.Duration
 	// Letters is the print batch configuration (cut-off job, demo); nil
 	// when letters are not batched.
 	Letters *LetterConfig
+	// Rates are the channels' per-process rate limits; with BulkWorkers
+	// they set a batch's timeout and the size it is cut to.
+	Rates Rates
+	// BulkWorkers is the number of batches worked at once in this process
+	// (set by NewClient).
+	BulkWorkers int
+	// InFlight caps, per channel, the messages this process has sent or is
+	// sending whose outcome is not yet committed (0: no cap). Set it to the
+	// SMTP connection count: a crash then duplicates at most one message per
+	// connection.
+	InFlight map[channels.Name]int
+
+	slotsMu sync.Mutex
+	slots   map[channels.Name]chan struct{}
 }
 
 // quietNext is the first instant at or after now when an SMS may be sent to r.
@@ -99,7 +116,7 @@ func (d *Deps) lease() time.Duration {
 	if d.SendingLease > 0 {
 		return d.SendingLease
 	}
-	return 3 * time.Minute
+	return RescueAfter()
 }
 
 // DeliverWorker works DeliverArgs.
@@ -112,7 +129,29 @@ type DeliverWorker struct {
 // falling back to the next channel on a permanent failure.
 func (w *DeliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	lastAttempt := job.Attempt >= job.MaxAttempts
-	return w.Deps.deliver(ctx, job.Args.NoticeID, lastAttempt)
+	if err := w.Deps.deliver(ctx, job.Args.NoticeID, lastAttempt); err != nil {
+		return err
+	}
+	return w.Deps.completeCampaignOf(context.WithoutCancel(ctx), job.Args.NoticeID)
+}
+
+// completeCampaignOf completes the campaign of the notice if it was its last
+// one to go out: a campaign whose stragglers went through single jobs
+// completes when the last of them does, not at the next calendar pass.
+func (d *Deps) completeCampaignOf(ctx context.Context, noticeID int64) error {
+	var campaignID int64
+	err := d.Pool.QueryRow(ctx, `SELECT campaign_id FROM notices WHERE id = $1 AND campaign_id IS NOT NULL
+		AND state NOT IN ('pending', 'sending')`, noticeID).Scan(&campaignID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("campaign of notice %d: %w", noticeID, err)
+	}
+	if _, err := campaigns.CompleteIfDone(ctx, d.Pool, campaignID); err != nil {
+		return fmt.Errorf("complete campaign %d: %w", campaignID, err)
+	}
+	return nil
 }
 
 // outcome tells Work how the job ends: snoozed, cancelled, retried or done.
@@ -267,8 +306,14 @@ func (d *Deps) deliverOnce(ctx context.Context, noticeID int64, lastAttempt bool
 	if n.Kind.Bulk() && step.Channel == channels.Email && d.Unsubscribe != nil {
 		msg.UnsubscribeURL = d.Unsubscribe(rcpt.ID, string(n.Kind))
 	}
+	release := d.slot(step.Channel)
+	defer release()
 	receipt, sendErr := ch.Send(ctx, msg)
-	return d.record(ctx, n, rcpt.ID, deliveryID, step.Channel, receipt, sendErr, lastAttempt)
+	err = retryDB(recordUntil(ctx), func() (err error) {
+		res, again, err = d.record(ctx, n, rcpt.ID, deliveryID, step.Channel, receipt, sendErr, lastAttempt)
+		return err
+	})
+	return res, again, err
 }
 
 // record writes the outcome of a send.

@@ -47,28 +47,43 @@ type DeliverBatchWorker struct {
 	Deps *Deps
 }
 
-// Work delivers the batch with a few statements for the whole batch: one
-// transaction records every attempt as sending, the messages are sent in
-// parallel, one transaction records every outcome. Notices that need more
-// (a retry, a fallback, quiet hours, an earlier attempt) are handed to
-// single-notice deliver jobs.
+// Work delivers the batch: one transaction records every attempt as
+// sending, the messages are sent in parallel, and each acceptance is
+// committed as it arrives (group commit), so that a crash exposes at most
+// one message per sender. Notices that need more (a retry, a fallback, quiet
+// hours, an earlier attempt) are handed to single-notice deliver jobs. A
+// batch too long for MaxBatchTimeout at the channels' rate limits sends its
+// head and re-enqueues its tail as another batch.
 func (w *DeliverBatchWorker) Work(ctx context.Context, job *river.Job[DeliverBatchArgs]) error {
-	spill, err := w.Deps.deliverBatch(ctx, job.Args.NoticeIDs)
-	if err != nil {
-		return err
-	}
-	if len(spill) > 0 {
-		client := river.ClientFromContext[pgx.Tx](ctx)
-		if _, err := client.InsertMany(context.WithoutCancel(ctx), spill); err != nil {
-			return fmt.Errorf("hand %d notices to single deliver jobs: %w", len(spill), err)
-		}
-	}
-	// The campaign's last batch completes it (the calendar pass catches
-	// campaigns whose last notices went through single jobs).
 	var meta struct {
 		CampaignID int64 `json:"campaign_id"`
 	}
-	if json.Unmarshal(job.Metadata, &meta) == nil && meta.CampaignID != 0 {
+	_ = json.Unmarshal(job.Metadata, &meta)
+	ids := job.Args.NoticeIDs
+	client := river.ClientFromContext[pgx.Tx](ctx)
+	if fits := w.Deps.batchFits(); len(ids) > fits {
+		opts := &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+		if meta.CampaignID != 0 {
+			opts.Metadata = campaignMetadata(meta.CampaignID)
+		}
+		if _, err := client.Insert(ctx, DeliverBatchArgs{NoticeIDs: ids[fits:]}, opts); err != nil {
+			return fmt.Errorf("re-enqueue the tail of a long batch: %w", err)
+		}
+		ids = ids[:fits]
+	}
+	spill, err := w.Deps.deliverBatch(ctx, ids)
+	if len(spill) > 0 {
+		// Even when recording failed part-way: what was recorded must move on.
+		if _, ierr := client.InsertMany(context.WithoutCancel(ctx), spill); ierr != nil && err == nil {
+			err = fmt.Errorf("hand %d notices to single deliver jobs: %w", len(spill), ierr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	// The campaign's last batch completes it (single jobs complete it too
+	// when they finish its last notice).
+	if meta.CampaignID != 0 {
 		if _, err := campaigns.CompleteIfDone(context.WithoutCancel(ctx), w.Deps.Pool, meta.CampaignID); err != nil {
 			return fmt.Errorf("complete campaign %d: %w", meta.CampaignID, err)
 		}
@@ -88,6 +103,8 @@ type batchItem struct {
 	deliveryID int64
 	receipt    channels.Receipt
 	err        error
+	// recorded receives the outcome of recording this item's send.
+	recorded chan error
 }
 
 // deliverBatch returns the notices to hand to single deliver jobs.
@@ -103,12 +120,13 @@ func (d *Deps) deliverBatch(ctx context.Context, ids []int64) ([]river.InsertMan
 		return spill, err
 	}
 
-	d.sendAll(ctx, items)
-
-	if err := d.recordBatch(ctx, items, single); err != nil {
-		return spill, err
-	}
-	return spill, nil
+	var mu sync.Mutex
+	err = d.sendAll(ctx, items, func(id int64, at time.Time) {
+		mu.Lock()
+		defer mu.Unlock()
+		single(id, at)
+	})
+	return spill, err
 }
 
 // prepareBatch locks and loads the batch, routes and renders each notice,
@@ -228,41 +246,123 @@ func (d *Deps) prepareBatch(ctx context.Context, ids []int64, now time.Time, sin
 	return ready, nil
 }
 
-// sendAll sends every item, several at a time: the SMTP channel keeps a pool
-// of connections and each connection sends one message at a time.
-func (d *Deps) sendAll(ctx context.Context, items []*batchItem) {
+// errNotSent marks an item of a batch whose job ran out of time before it
+// was sent: it goes to a single job at once.
+var errNotSent = errors.New("batch time budget spent before sending")
+
+// sendAll sends every item, several at a time (the SMTP channel keeps a pool
+// of connections and each connection sends one message at a time), and has
+// each outcome recorded before its sender takes the next item: at any
+// moment each sender holds at most one message that was sent but is not yet
+// recorded, which bounds the duplicates a crash can cause.
+func (d *Deps) sendAll(ctx context.Context, items []*batchItem, single func(int64, time.Time)) error {
 	parallel := d.BatchParallelism
 	if parallel <= 0 {
 		parallel = 8
 	}
-	var wg sync.WaitGroup
+	rec := make(chan *batchItem)
+	recDone := make(chan struct{})
+	go func() {
+		defer close(recDone)
+		d.recorder(ctx, rec, single)
+	}()
+
+	var (
+		wg       sync.WaitGroup
+		stopOnce sync.Once
+		firstErr error
+	)
+	stop := make(chan struct{})
 	next := make(chan *batchItem)
 	for range min(parallel, len(items)) {
 		wg.Go(func() {
 			for it := range next {
-				msg := channels.Message{
-					NoticeID: it.notice.ID, DeliveryID: it.deliveryID, Kind: string(it.notice.Kind), Channel: it.step.Channel,
-					To: it.step.Address, ToName: it.recipient.DisplayName(),
-					Subject: it.content.Subject, Text: it.content.Text, HTML: it.content.HTML,
+				release := d.slot(it.step.Channel)
+				if ctx.Err() != nil {
+					it.err = errNotSent
+				} else {
+					it.receipt, it.err = it.ch.Send(ctx, d.batchMessage(it))
 				}
-				d.sender(it.recipient, &msg)
-				if it.notice.Kind.Bulk() && it.step.Channel == channels.Email && d.Unsubscribe != nil {
-					msg.UnsubscribeURL = d.Unsubscribe(it.recipient.ID, string(it.notice.Kind))
+				it.recorded = make(chan error, 1)
+				rec <- it
+				err := <-it.recorded
+				release()
+				if err != nil {
+					stopOnce.Do(func() { firstErr = err; close(stop) })
+					return
 				}
-				it.receipt, it.err = it.ch.Send(ctx, msg)
 			}
 		})
 	}
+feed:
 	for _, it := range items {
-		next <- it
+		select {
+		case next <- it:
+		case <-stop:
+			break feed
+		}
 	}
 	close(next)
 	wg.Wait()
+	close(rec)
+	<-recDone
+	return firstErr
 }
 
-// recordBatch records every outcome in one transaction: acceptances with a
-// few set-based statements, failures one by one (they are rare).
-func (d *Deps) recordBatch(ctx context.Context, items []*batchItem, single func(int64, time.Time)) error {
+func (d *Deps) batchMessage(it *batchItem) channels.Message {
+	msg := channels.Message{
+		NoticeID: it.notice.ID, DeliveryID: it.deliveryID, Kind: string(it.notice.Kind), Channel: it.step.Channel,
+		To: it.step.Address, ToName: it.recipient.DisplayName(),
+		Subject: it.content.Subject, Text: it.content.Text, HTML: it.content.HTML,
+	}
+	d.sender(it.recipient, &msg)
+	if it.notice.Kind.Bulk() && it.step.Channel == channels.Email && d.Unsubscribe != nil {
+		msg.UnsubscribeURL = d.Unsubscribe(it.recipient.ID, string(it.notice.Kind))
+	}
+	return msg
+}
+
+// recorder commits outcomes as they arrive: everything that arrived while
+// the previous commit ran goes into the next one (group commit). A failed
+// commit is retried while the job may still hold its notices (see
+// recordUntil), so a short database outage costs no duplicate.
+func (d *Deps) recorder(ctx context.Context, rec <-chan *batchItem, single func(int64, time.Time)) {
+	until := recordUntil(ctx)
+	for first := range rec {
+		group := []*batchItem{first}
+	drain:
+		for {
+			select {
+			case it, ok := <-rec:
+				if !ok {
+					break drain
+				}
+				group = append(group, it)
+			default:
+				break drain
+			}
+		}
+		var spilled []func()
+		err := retryDB(until, func() error {
+			spilled = spilled[:0]
+			return d.recordGroup(ctx, group, func(id int64, at time.Time) {
+				spilled = append(spilled, func() { single(id, at) })
+			})
+		})
+		if err == nil {
+			for _, f := range spilled {
+				f()
+			}
+		}
+		for _, it := range group {
+			it.recorded <- err
+		}
+	}
+}
+
+// recordGroup records a group of outcomes in one transaction: acceptances
+// with a few set-based statements, failures one by one (they are rare).
+func (d *Deps) recordGroup(ctx context.Context, items []*batchItem, single func(int64, time.Time)) error {
 	ctx = context.WithoutCancel(ctx) // what was sent must be recorded
 	now := d.now()
 	tx, err := d.Pool.Begin(ctx)
@@ -281,6 +381,13 @@ func (d *Deps) recordBatch(ctx context.Context, items []*batchItem, single func(
 			if it.receipt.RelayReply != "" {
 				replies = append(replies, ledger.RelayReply{DeliveryID: it.deliveryID, Reply: it.receipt.RelayReply})
 			}
+			continue
+		}
+		if errors.Is(it.err, errNotSent) {
+			if err := ledger.Failed(ctx, tx, it.deliveryID, it.notice.ID, false, "not_sent", it.err.Error(), now); err != nil {
+				return err
+			}
+			single(it.notice.ID, time.Time{})
 			continue
 		}
 		ce := channels.Classify(it.err)

@@ -81,6 +81,9 @@ func SendReminder(ctx context.Context, pool *pgxpool.Pool, client *river.Client[
 	if r.Data == nil {
 		r.Data = map[string]any{}
 	}
+	if err := unknownDataFields(cfg, r.Template, r.Data); err != nil {
+		return nil, err
+	}
 	if r.Audience != nil {
 		var res ReminderResult
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -110,7 +113,7 @@ func SendReminder(ctx context.Context, pool *pgxpool.Pool, client *river.Client[
 	if err := campaigns.CheckData(set, r.Template, r.Data); err != nil {
 		return nil, err
 	}
-	rcpt, err := recipients.GetByRef(ctx, pool, r.RecipientRef)
+	rcpt, err := recipients.GetByRefIn(ctx, pool, r.RecipientRef, r.Test)
 	if errors.Is(err, recipients.ErrNotFound) {
 		return nil, &campaigns.Error{Code: campaigns.CodeNotFound, Field: "recipient_ref", Msg: "no beneficiary with this number"}
 	}
@@ -135,14 +138,58 @@ func SendReminder(ctx context.Context, pool *pgxpool.Pool, client *river.Client[
 	res := ReminderResult{SendAt: r.SendAt}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error
-		res.NoticeID, res.Created, err = EnqueueNotice(ctx, tx, client, notices.New{
-			RecipientID: rcpt.ID, Kind: notices.Kind(r.Template), Data: r.Data, IdempotencyKey: key,
-			CreatedBy: r.Operator, Test: r.Test,
-		}, opts)
-		return err
+		n := notices.New{RecipientID: rcpt.ID, Kind: notices.Kind(r.Template), Data: r.Data, IdempotencyKey: key,
+			CreatedBy: r.Operator, Test: r.Test}
+		res.NoticeID, res.Created, err = EnqueueNotice(ctx, tx, client, n, opts)
+		if err != nil || res.Created {
+			return err
+		}
+		return sameReminder(ctx, tx, res.NoticeID, n)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &res, nil
+}
+
+// unknownDataFields refuses data fields that the reminder's templates do
+// not declare: a misspelt field would otherwise be dropped silently.
+func unknownDataFields(cfg *campaigns.Config, template string, data map[string]any) error {
+	set, err := cfg.TemplateSet()
+	if err != nil {
+		return err
+	}
+	declared := map[string]bool{}
+	for _, f := range set.KindFields(template) {
+		declared[f.Name] = true
+	}
+	for name := range data {
+		if !declared[name] {
+			return &campaigns.Error{Code: campaigns.CodeInvalid, Field: "data." + name,
+				Msg: fmt.Sprintf("template %s declares no field %q", template, name)}
+		}
+	}
+	return nil
+}
+
+// sameReminder refuses an idempotency key replayed with another reminder
+// (another beneficiary, template or data), as events and requests do.
+func sameReminder(ctx context.Context, tx pgx.Tx, id int64, n notices.New) error {
+	var recipientID int64
+	var kind string
+	var test bool
+	var same bool
+	data, err := json.Marshal(n.Data)
+	if err != nil {
+		return err
+	}
+	if err := tx.QueryRow(ctx, `SELECT recipient_id, kind, test, data = $2::jsonb FROM notices WHERE id = $1`, id, data).
+		Scan(&recipientID, &kind, &test, &same); err != nil {
+		return fmt.Errorf("load notice %d: %w", id, err)
+	}
+	if recipientID != n.RecipientID || kind != string(n.Kind) || test != n.Test || !same {
+		return &campaigns.Error{Code: campaigns.CodeConflict, Field: "idempotency_key",
+			Msg: "this idempotency key was already used for another reminder"}
+	}
+	return nil
 }

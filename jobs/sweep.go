@@ -77,7 +77,7 @@ WITH due AS (
            coalesce((SELECT max(n.delivered_at) FROM notices n
                      WHERE n.recipient_id = r.id AND n.kind = ANY ($3) AND n.state = 'delivered'), r.joined_at) AS anchor
     FROM recipients r
-    WHERE r.active AND r.id > $1 AND r.joined_at <= $2
+    WHERE r.active AND NOT r.test AND r.id > $1 AND r.joined_at <= $2
       AND NOT EXISTS (SELECT 1 FROM notices n WHERE n.recipient_id = r.id AND n.kind = ANY ($3)
                       AND n.state = 'delivered' AND n.delivered_at > $2)
       AND NOT EXISTS (SELECT 1 FROM notices p WHERE p.recipient_id = r.id AND p.kind = ANY ($3)

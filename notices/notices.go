@@ -180,11 +180,11 @@ func Insert(ctx context.Context, tx DBTX, n New) (id int64, created bool, err er
 		return 0, false, fmt.Errorf("%w: data: %v", ErrInvalid, err)
 	}
 	err = tx.QueryRow(ctx, `
-		INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, due_by, test, created_by, caf)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT caf FROM recipients WHERE id = $1))
+		INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, due_by, test, created_by, caf, trace_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT caf FROM recipients WHERE id = $1), nullif($9, ''))
 		ON CONFLICT (idempotency_key) DO NOTHING
 		RETURNING id`,
-		n.RecipientID, string(n.Kind), n.TemplateKey, data, n.IdempotencyKey, n.DueBy, n.Test, n.CreatedBy,
+		n.RecipientID, string(n.Kind), n.TemplateKey, data, n.IdempotencyKey, n.DueBy, n.Test, n.CreatedBy, traceID(ctx),
 	).Scan(&id)
 	if err == nil {
 		return id, true, nil

@@ -37,6 +37,9 @@ type UpsertOpts struct {
 	// Agencies resolves each beneficiary's Caf (the embedded example when
 	// nil): the Caf given, else the Caf of the postal code.
 	Agencies *agencies.Set
+	// Test writes test beneficiaries (a test API key): live ones with the
+	// same numbers are neither read nor changed.
+	Test bool
 }
 
 // upsertColumns are the columns UpsertMany writes, with the SQL type of the
@@ -119,8 +122,8 @@ func upsertSQL(keep []string) (string, error) {
 		news = append(news, newValue(c.name))
 	}
 	actor := fmt.Sprintf("$%d::text", len(upsertColumns)+2)
-	insertCols = append(insertCols, "updated_by")
-	selectCols = append(selectCols, actor)
+	insertCols = append(insertCols, "updated_by", "test")
+	selectCols = append(selectCols, actor, fmt.Sprintf("$%d::boolean", len(upsertColumns)+3))
 	if len(sets) == 0 {
 		return "", errors.New("upsert: every column kept")
 	}
@@ -128,7 +131,7 @@ func upsertSQL(keep []string) (string, error) {
 	return `INSERT INTO recipients (` + strings.Join(insertCols, ", ") + `)
 		SELECT ` + strings.Join(selectCols, ", ") + `
 		FROM unnest(` + strings.Join(unnestArgs, ", ") + `) AS t(` + strings.Join(aliases, ", ") + `)
-		ON CONFLICT (ref) DO UPDATE SET ` + strings.Join(sets, ",\n\t\t    ") + `
+		ON CONFLICT (ref, test) DO UPDATE SET ` + strings.Join(sets, ",\n\t\t    ") + `
 		WHERE (` + strings.Join(olds, ", ") + `) IS DISTINCT FROM (` + strings.Join(news, ", ") + `)
 		RETURNING ref, (xmax = 0)`, nil
 }
@@ -199,7 +202,7 @@ func UpsertMany(ctx context.Context, db DBTX, rs []*Recipient, opts *UpsertOpts)
 			args = append(args, text[c.name])
 		}
 	}
-	args = append(args, opts.Actor)
+	args = append(args, opts.Actor, opts.Test)
 	rows, err := db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("upsert %d beneficiaries: %w", n, err)
@@ -622,6 +625,9 @@ func parseRow(cols, rec []string) (r *Recipient, field, reason string) {
 // store as given (contacts are checked by NormalizePhone and
 // NormalizeEmail). Problems are *FieldError.
 func (r *Recipient) Validate() error {
+	if err := r.checkText(); err != nil {
+		return err
+	}
 	switch {
 	case r.Ref == "":
 		return &FieldError{Field: "ref", Reason: "is required"}

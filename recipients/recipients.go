@@ -48,8 +48,11 @@ type Recipient struct {
 	Benefits       []string `json:"benefits"`
 	// Caf is the code of the beneficiary's Caf (agencies): given at intake
 	// or derived from the postal code.
-	Caf       string    `json:"caf,omitempty"`
-	Active    bool      `json:"active"`
+	Caf    string `json:"caf,omitempty"`
+	Active bool   `json:"active"`
+	// Test marks a beneficiary created with a test API key: test keys see
+	// only test beneficiaries, live ones and live campaigns never do.
+	Test      bool      `json:"test"`
 	JoinedAt  time.Time `json:"joined_at"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -123,7 +126,7 @@ type DBTX interface {
 const Columns = `id, ref, civility, given_name, family_name, coalesce(email, ''), email_status, coalesce(phone, ''),
 	phone_type, phone_status, address_line1, address_line2, postal_code, city, address_status, country, language,
 	consent_email, consent_sms, consent_letter, outreach_opt_out, benefits, active, joined_at, created_at, updated_at,
-	coalesce(caf, '')`
+	coalesce(caf, ''), test`
 
 // Scan reads a recipient from a row selected with Columns.
 func Scan(row pgx.Row) (*Recipient, error) {
@@ -140,7 +143,7 @@ func ScanDest(r *Recipient) []any {
 	return []any{&r.ID, &r.Ref, &r.Civility, &r.GivenName, &r.FamilyName, &r.Email, &r.EmailStatus, &r.Phone,
 		&r.PhoneType, &r.PhoneStatus, &r.AddressLine1, &r.AddressLine2, &r.PostalCode, &r.City, &r.AddressStatus, &r.Country, &r.Language,
 		&r.ConsentEmail, &r.ConsentSMS, &r.ConsentLetter, &r.OutreachOptOut, &r.Benefits, &r.Active, &r.JoinedAt,
-		&r.CreatedAt, &r.UpdatedAt, &r.Caf}
+		&r.CreatedAt, &r.UpdatedAt, &r.Caf, &r.Test}
 }
 
 // Get loads a beneficiary by id.
@@ -152,9 +155,15 @@ func Get(ctx context.Context, db DBTX, id int64) (*Recipient, error) {
 	return r, err
 }
 
-// GetByRef loads a beneficiary by beneficiary number.
+// GetByRef loads a live beneficiary by beneficiary number.
 func GetByRef(ctx context.Context, db DBTX, ref string) (*Recipient, error) {
-	r, err := Scan(db.QueryRow(ctx, `SELECT `+Columns+` FROM recipients WHERE ref = $1`, ref))
+	return GetByRefIn(ctx, db, ref, false)
+}
+
+// GetByRefIn loads a beneficiary by number among test beneficiaries (test
+// true) or live ones: the two never mix.
+func GetByRefIn(ctx context.Context, db DBTX, ref string, test bool) (*Recipient, error) {
+	r, err := Scan(db.QueryRow(ctx, `SELECT `+Columns+` FROM recipients WHERE ref = $1 AND test = $2`, ref, test))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 	}
@@ -196,9 +205,9 @@ func Upsert(ctx context.Context, db DBTX, r *Recipient) (id int64, inserted bool
 	err = db.QueryRow(ctx, `
 		INSERT INTO recipients (ref, civility, given_name, family_name, email, phone, phone_type, address_line1,
 		    address_line2, postal_code, city, country, language, consent_email, consent_sms, consent_letter,
-		    outreach_opt_out, benefits, active, joined_at, caf)
-		VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-		ON CONFLICT (ref) DO UPDATE SET
+		    outreach_opt_out, benefits, active, joined_at, caf, test)
+		VALUES ($1, $2, $3, $4, nullif($5, ''), nullif($6, ''), $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+		ON CONFLICT (ref, test) DO UPDATE SET
 		    civility = EXCLUDED.civility, given_name = EXCLUDED.given_name, family_name = EXCLUDED.family_name,
 		    email_status = CASE WHEN recipients.email IS DISTINCT FROM EXCLUDED.email THEN 'ok' ELSE recipients.email_status END,
 		    phone_status = CASE WHEN recipients.phone IS DISTINCT FROM EXCLUDED.phone THEN 'ok' ELSE recipients.phone_status END,
@@ -213,7 +222,7 @@ func Upsert(ctx context.Context, db DBTX, r *Recipient) (id int64, inserted bool
 		RETURNING id, (xmax = 0)`,
 		r.Ref, r.Civility, r.GivenName, r.FamilyName, r.Email, r.Phone, r.PhoneType, r.AddressLine1, r.AddressLine2,
 		r.PostalCode, r.City, r.Country, r.Language, r.ConsentEmail, r.ConsentSMS, r.ConsentLetter, r.OutreachOptOut,
-		r.Benefits, r.Active, joined, r.Caf,
+		r.Benefits, r.Active, joined, r.Caf, r.Test,
 	).Scan(&id, &inserted)
 	if err != nil {
 		return 0, false, fmt.Errorf("upsert beneficiary: %w", err)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/xuri/excelize/v2"
@@ -202,8 +201,9 @@ func (s *csvSource) unclosed(start int, taken []string) ([]string, int, string, 
 	return nil, start, `has an unclosed quote (")`, nil
 }
 
-// badText explains why a line is not text: invalid UTF-8, a NUL byte or
-// another control character.
+// badText explains why a line is not text: invalid UTF-8 or a NUL byte.
+// Other control characters are refused field by field (CheckText), so that
+// the rejection names the field.
 func badText(line string, mustUTF8 bool) string {
 	if mustUTF8 && !utf8.ValidString(line) {
 		return "is not valid UTF-8: export the file as \"CSV UTF-8\" or give its encoding (windows-1252)"
@@ -211,9 +211,6 @@ func badText(line string, mustUTF8 bool) string {
 	for _, r := range line {
 		if r == 0 {
 			return "contains a NUL byte"
-		}
-		if unicode.IsControl(r) && r != '\t' && r != '\r' {
-			return "contains a control character"
 		}
 	}
 	return ""

@@ -262,6 +262,11 @@ func printStatus(w io.Writer, st *jobs.CampaignStatus) {
 	fmt.Fprintf(w, "targeted   %d (estimate at start %d)\n", counts.Targeted, counts.Estimate)
 	fmt.Fprintf(w, "notices    %d created: %d pending, %d sending, %d sent, %d delivered, %d failed, %d no route, %d cancelled\n",
 		counts.Created, counts.Pending, counts.Sending, counts.Sent, counts.Delivered, counts.Failed, counts.NoRoute, counts.Cancelled)
+	if s := st.Stuck; !s.Zero() {
+		fmt.Fprintf(w, "STUCK      %d jobs running and %d deliveries sending since %s, held by a process that stopped; "+
+			"a running serve takes them over %s after they started\n",
+			s.Jobs, s.Sending, s.Since.In(campaigns.Paris()).Format("2006-01-02 15:04:05"), jobs.RescueAfter())
+	}
 	for _, e := range st.Events {
 		detail := ""
 		if e.Detail != "" {

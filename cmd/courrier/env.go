@@ -38,6 +38,8 @@ const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private ser
   COURRIER_LOG_FORMAT   text or json (default text on a terminal, json otherwise)
   COURRIER_LOG_LEVEL    debug, info, warn, error (default info)
   COURRIER_HTTP_ADDR    address of the HTTP server (default 127.0.0.1:8080)
+  COURRIER_HTTP_MAX_CONNS, COURRIER_HTTP_MAX_BODIES
+                        open connections and request bodies read at once (1024, 64)
   COURRIER_PUBLIC_URL   public base URL (unsubscribe links, Twilio callbacks)
   COURRIER_ROUTES       per-kind channel routes, e.g. "reminder_generic=sms,email;no_rights=letter"
   COURRIER_WORKERS      River workers in this process (default 100)
@@ -62,6 +64,9 @@ const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private ser
   COURRIER_WORKING_DAYS, COURRIER_ACK_DAYS, COURRIER_ANSWER_DAYS, COURRIER_MINIMUM_INCOME_DAYS,
   COURRIER_COMPLAINT_DAYS, COURRIER_WATCHDOG_MARGIN  request deadlines (calendar days, 5, 15, 10, 15, 48h)
   COURRIER_LETTER       "outbox" to write letters to the outbox when providers are configured
+  COURRIER_METRICS_ADDR  Prometheus /metrics without authentication on this address (off; /metrics
+                        on the API port needs an admin key); COURRIER_METRICS_INTERVAL (15s)
+  OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_*  OpenTelemetry traces over OTLP/HTTP (off unless set)
 `
 
 // Env is what a command gets from its surroundings; tests supply their own.
@@ -74,6 +79,8 @@ type Env struct {
 	Logger *slog.Logger
 	// key is the ledger signing key, loaded once (see ledgerKey).
 	key *ledger.Key
+	// embedded is the private PostgreSQL that openDB started, if any.
+	embedded *pglocal.Server
 }
 
 func (e *Env) get(key, def string) string {
@@ -179,6 +186,7 @@ func (e *Env) openDB(ctx context.Context, migrate bool) (pool *pgxpool.Pool, clo
 			return nil, nil, err
 		}
 		url = srv.URL("courrier")
+		e.embedded = srv
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -188,6 +196,7 @@ func (e *Env) openDB(ctx context.Context, migrate bool) (pool *pgxpool.Pool, clo
 	if cfg.MaxConns < 40 {
 		cfg.MaxConns = 40
 	}
+	e.tracePgx(cfg.ConnConfig)
 	pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err == nil {
 		err = pool.Ping(ctx)

@@ -39,15 +39,14 @@ func commands() []command {
 		{"seal", "seal the ledger now: append recorded events to the Merkle tree and sign a checkpoint", runSeal},
 		{"keys", "generate the ledger signing key or print its public key", runKeys},
 		{"apikey", "create, list and revoke API keys", runAPIKey},
+		{"staff", "create, list and disable web console accounts", runStaff},
 		{"templates", "list, lint and preview the message templates", runTemplates},
 		{"bounce", "classify bounce messages (bounce check FILE.eml)", runBounce},
 		{"letters", "preview letters, run and list print batches, record print receipts and returned mail", runLetters},
 		{"bench", "benchmark courrier end to end against River's own throughput", runBench},
 		{"bench-worker", "(started by bench --processes) one extra worker process", runBenchWorker},
-		{"version", "print the version", func(ctx context.Context, env *Env, args []string) error {
-			fmt.Fprintln(env.Stdout, "courrier", version)
-			return nil
-		}},
+		{"config", "validate every setting and file without starting anything (config check)", runConfig},
+		{"version", "print the version and build information (VCS revision, time)", runVersion},
 	}
 }
 

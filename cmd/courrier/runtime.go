@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/courrier-dev/courrier/channels"
+	"github.com/courrier-dev/courrier/internal/telemetry"
 	"github.com/courrier-dev/courrier/jobs"
 	"github.com/courrier-dev/courrier/templates"
 )
@@ -22,6 +23,7 @@ type runtime struct {
 	closers []func() error
 	// describe says, per channel, where messages go (for logs and summaries).
 	describe map[channels.Name]string
+	metrics  *telemetry.Metrics
 }
 
 func (r *runtime) Close() {
@@ -67,6 +69,7 @@ func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.L
 			return nil, err
 		}
 	}
+	rt.instrument(chans)
 	rt.deps = &jobs.Deps{
 		Pool:      pool,
 		Templates: tpl,
@@ -74,6 +77,10 @@ func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.L
 		Outbox:    outbox,
 		Routes:    routes,
 		Logger:    logger,
+		Rates:     e.channelRates(),
+	}
+	if !opts.forceOutbox {
+		rt.deps.InFlight = e.inFlight()
 	}
 	if rt.deps.Agencies, err = e.loadAgencies(); err != nil {
 		rt.Close()

@@ -31,6 +31,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	logger := env.logger()
+	stopTracing, err := env.setupTracing(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	pool, closeDB, err := env.openDB(ctx, true)
 	if err != nil {
 		return err
@@ -52,13 +57,23 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		_ = app.client.Stop(context.Background())
 		return err
 	}
+	stopOps, err := env.startOps(ctx, pool, rt, logger)
+	if err != nil {
+		_ = app.client.Stop(context.Background())
+		return err
+	}
+	defer stopOps()
 	for ch, where := range rt.describe {
 		logger.Info("channel configured", "channel", ch, "destination", where)
 	}
-	srv := &http.Server{Addr: *addr, Handler: app.http, ReadHeaderTimeout: 10 * time.Second}
+	srv, ln, err := env.listenHTTP(*addr, traced(app.http))
+	if err != nil {
+		_ = app.client.Stop(context.Background())
+		return err
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	logger.Info("courrier serving", "addr", *addr, "version", version)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("courrier serving", "addr", *addr, "version", buildVersion().String())
 
 	select {
 	case err := <-errc:
@@ -67,6 +82,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("http server: %w", err)
 		}
 	case <-ctx.Done():
+	case <-env.embeddedDone():
+		return env.embeddedDied(srv, app.client)
 	}
 	logger.Info("shutting down: finishing running jobs")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -153,7 +170,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	periodic = serveLetters(rt.deps, periodic)
 
 	client, err := jobs.NewClient(pool, rt.deps, jobs.ClientConfig{
-		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic,
+		MaxWorkers: workers, FetchCooldown: cooldown, Logger: logger, PeriodicJobs: periodic, Middleware: rt.riverMiddleware(),
 		Extra: func(w *river.Workers) error {
 			if err := river.AddWorkerSafely(w, &jobs.StuckWorker{Pool: pool, After: stuckAfter, Logger: logger}); err != nil {
 				return err
@@ -186,7 +203,10 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	api.Handle("GET /v1/compliance/{rule}", auth(httpapi.RequireScope("audit", compliance.Handler(pool, accept))))
 	api.Handle("POST /v1/reminders", auth(httpapi.RequireScope("staff", httpapi.RemindersHandler(pool, client, campaignCfg, logger))))
 	registerAPIOps(api, pool, client, campaignCfg, logger)
-	api.HandleFunc("GET /metrics", metricsHandler(pool))
+	e.mountOps(api, auth, pool, rt)
+	if err := e.mountConsole(api, pool, client, rt.deps.Templates, campaignCfg, logger); err != nil {
+		return nil, err
+	}
 	if token := e.Getenv("TWILIO_AUTH_TOKEN"); token != "" {
 		hooks := &httpapi.TwilioWebhooks{DB: pool, AuthToken: token, PublicBaseURL: e.Getenv("COURRIER_PUBLIC_URL"),
 			Logger: logger, OnFinalFailure: jobs.FallbackAfterReceipt(client)}
@@ -207,7 +227,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	if err := ui.Start(ctx); err != nil {
 		return nil, fmt.Errorf("river ui: %w", err)
 	}
-	api.Handle("/riverui/", basicAsBearer(auth(httpapi.RequireScope("admin", ui))))
+	api.Handle("/riverui/", riverUIGuard(basicAsBearer(auth(httpapi.RequireScope("admin", riverUIDeadlines(ui))))))
 	intakes, err := bounces.wire(api, pool, client, logger)
 	if err != nil {
 		return nil, err

@@ -178,22 +178,12 @@ func Start(ctx context.Context, opts *Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	if running, err := clearStalePID(dataDir, logger); err != nil {
-		return nil, err
-	} else if running != nil {
-		// Another courrier process (say, serve) already runs this cluster:
-		// share it rather than fail. Stop leaves it running.
-		s := &Server{dataDir: dataDir, socketDir: running.socketDir, port: running.port, shared: true, logger: logger}
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(cctx, s.URL("postgres"))
-		if err != nil {
-			return nil, fmt.Errorf("a PostgreSQL server (pid %d) already runs on %s but does not answer on %s: %w",
-				running.pid, dataDir, running.socketDir, err)
-		}
-		_ = conn.Close(ctx)
-		logger.Info("using the private PostgreSQL already running", "dir", dataDir, "pid", running.pid)
-		return s, nil
+	timeout := opts.StartTimeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	if shared, err := takeOver(ctx, dataDir, logger, time.Now().Add(timeout)); err != nil || shared != nil {
+		return shared, err
 	}
 	SweepSocketDirs()
 
@@ -248,10 +238,6 @@ func Start(ctx context.Context, opts *Options) (*Server, error) {
 		close(s.done)
 	}()
 
-	timeout := opts.StartTimeout
-	if timeout == 0 {
-		timeout = 60 * time.Second
-	}
 	if err := s.waitReady(ctx, timeout); err != nil {
 		_ = s.Stop()
 		return nil, err
@@ -370,6 +356,45 @@ func initdb(ctx context.Context, binDir, dataDir string, cred *syscall.Credentia
 		return fmt.Errorf("initdb %s: %w\n%s", dataDir, err, out)
 	}
 	return nil
+}
+
+// takeOver deals with a server already running on dataDir. One that
+// answers is shared (returned; Stop leaves it running). One that does not
+// answer yet is waited for until deadline: it is starting up, or it is the
+// server of a courrier process that was killed (kill -9, OOM) and is still
+// shutting down, as a supervisor's immediate restart finds it; once it has
+// exited, Start starts a new one (nil, nil).
+func takeOver(ctx context.Context, dataDir string, logger *slog.Logger, deadline time.Time) (*Server, error) {
+	waiting := false
+	for {
+		running, err := clearStalePID(dataDir, logger)
+		if err != nil || running == nil {
+			return nil, err
+		}
+		s := &Server{dataDir: dataDir, socketDir: running.socketDir, port: running.port, shared: true, logger: logger}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		conn, err := pgx.Connect(cctx, s.URL("postgres"))
+		cancel()
+		if err == nil {
+			_ = conn.Close(ctx)
+			logger.Info("using the private PostgreSQL already running", "dir", dataDir, "pid", running.pid)
+			return s, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("a PostgreSQL server (pid %d) already runs on %s but does not answer on %s: %w",
+				running.pid, dataDir, running.socketDir, err)
+		}
+		if !waiting {
+			logger.Warn("a private PostgreSQL already runs on the data directory but does not answer: waiting for it to answer or to exit",
+				"dir", dataDir, "pid", running.pid, "error", err)
+			waiting = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // liveServer describes a server already running on a data directory.
