@@ -16,24 +16,27 @@
 //	complaints-15d      complaints answered within 15x24h (100 %)
 //
 // The exact definitions are in each Rule's Help (and `courrier report
-// --help`). "Delivered" is notices.delivered_at: the channel's final positive
-// evidence. Every report says which evidence level its counts rest on
-// (smtp_accepted, twilio_delivered, print_handed, outbox), lists
-// beneficiaries by number only, and decides pass/fail with integer
-// arithmetic so that exactly 85 % or 90 % passes. All aggregation happens in
-// PostgreSQL, on partial indexes added by migration 0006.
+// --help`). Reports read only what sealed ledger events establish: the
+// projections proj_notices and proj_requests, which the sealer writes and
+// `courrier verify` recomputes (package ledger), never the operational
+// tables. A notice is delivered at its first evidence of a level the report
+// accepts (Period.Accept, default the proven levels of EvidenceLevels); every
+// report says which levels its counts rest on, can be restricted to Cafs
+// (Period.Cafs) or broken down by Caf (RunByCaf), lists beneficiaries by
+// number only, and decides pass/fail with integer arithmetic so that exactly
+// 85 % or 90 % passes.
 //
 // # Evidence packs
 //
-// ForRecipient and ForRule export a Pack: every notice in scope, its
-// deliveries (masked address, template version, provider message id,
-// rendered content or, after retention, only its hash) and every ledger
-// event with its chain position, previous hash and hash, plus the seal heads.
-// VerifyPack checks a pack offline, from the pack alone.
+// Packer.ForRecipient and Packer.ForRule export a Pack: every sealed notice
+// in scope with what its events establish (Caf, kind, delivery instant and
+// evidence, masked address, content hash, rendered content while kept), each
+// event's canonical encoding, leaf index and inclusion proof to a signed
+// checkpoint, and a signed manifest of the scope. VerifyPack checks a pack
+// offline with the ledger's public key; docs/evidence-format.md specifies it.
 //
-// # Commands
+// # Serving
 //
-// ReportCommand, EvidenceCommand and VerifyCommand are the bodies of
-// `courrier report`, `courrier evidence` and `courrier verify`; Handler
-// serves GET /v1/compliance/{rule}.
+// Handler serves GET /v1/compliance/{rule}; the command-line bodies live in
+// cmd/courrier (report.go, evidence.go, verify.go).
 package compliance

@@ -3,6 +3,7 @@ package compliance_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,35 +44,70 @@ func (f *fx) recipient(ref string, joined time.Time) int64 {
 }
 
 // notice inserts a notice; when delivered is non-nil it is delivered then
-// through provider, otherwise it was sent and never delivered.
+// through provider, otherwise it was sent and never delivered. Everything
+// goes through the ledger's write functions, as the workers do.
 func (f *fx) notice(recipient int64, kind string, created time.Time, delivered *time.Time, provider string) int64 {
+	return f.noticeOpts(recipient, kind, created, delivered, provider, false)
+}
+
+func (f *fx) noticeOpts(recipient int64, kind string, created time.Time, delivered *time.Time, provider string, test bool) int64 {
 	f.t.Helper()
 	var id int64
-	state := "sent"
-	if delivered != nil {
-		state = "delivered"
-	}
-	err := f.pool.QueryRow(f.ctx, `INSERT INTO notices (recipient_id, kind, template_key, idempotency_key, state, created_at, sent_at, delivered_at)
-		VALUES ($1, $2, $2, $3, $4, $5, $5, $6) RETURNING id`,
-		recipient, kind, fmt.Sprintf("fx-%d", seq.Add(1)), state, created, delivered).Scan(&id)
+	err := f.pool.QueryRow(f.ctx, `INSERT INTO notices (recipient_id, kind, template_key, idempotency_key, created_at, test)
+		VALUES ($1, $2, $2, $3, $4, $5) RETURNING id`,
+		recipient, kind, fmt.Sprintf("fx-%d", seq.Add(1)), created, test).Scan(&id)
 	require.NoError(f.t, err)
 	channel := map[string]string{"smtp": "email", "twilio": "sms", "print": "letter", "outbox": "email"}[provider]
 	if channel == "" {
 		channel, provider = "email", "smtp"
 	}
-	var did int64
-	err = f.pool.QueryRow(f.ctx, `INSERT INTO deliveries (notice_id, channel, provider, address, template_version, content, content_hash,
-			provider_message_id, state, attempt, created_at, sent_at, final_at)
-		VALUES ($1, $2, $3, 'claire.martin@example.fr', repeat('a', 64), '{"subject":"s","text":"t"}', $8, $4, $5, 1, $6, $6, $7) RETURNING id`,
-		id, channel, provider, fmt.Sprintf("msg-%d", id), state, created, delivered, ledger.Content{Subject: "s", Text: "t"}.Hash()).Scan(&did)
+	tx, err := f.pool.Begin(f.ctx)
 	require.NoError(f.t, err)
-	_, err = f.pool.Exec(f.ctx, `INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at) VALUES ($1, $2, 'sent', 'accepted by provider', $3)`, did, id, created)
+	defer func() { _ = tx.Rollback(f.ctx) }()
+	did, _, err := ledger.StartAttempt(f.ctx, tx, ledger.Attempt{NoticeID: id, Channel: channel, Provider: provider,
+		Address: "claire.martin@example.fr", TemplateVersion: strings.Repeat("a", 64), Content: ledger.Content{Subject: "s", Text: "t"}, At: created})
+	require.NoError(f.t, err)
+	mid := fmt.Sprintf("msg-%d", id)
+	switch {
+	case delivered == nil:
+		_, err = ledger.Accepted(f.ctx, tx, did, id, mid, false, provider+"_accepted", created)
+	case provider == "twilio":
+		if _, err = ledger.Accepted(f.ctx, tx, did, id, mid, false, "twilio_accepted", created); err == nil {
+			_, err = ledger.RecordReceipt(f.ctx, tx, ledger.Receipt{Provider: "twilio", MessageID: mid, Status: "delivered", OccurredAt: *delivered})
+		}
+	default:
+		evidence := map[string]string{"smtp": ledger.EvidenceSMTPAccepted, "print": ledger.EvidencePrintHanded, "outbox": ledger.EvidenceOutboxFile}[provider]
+		_, err = ledger.Accepted(f.ctx, tx, did, id, mid, true, evidence, *delivered)
+	}
 	require.NoError(f.t, err)
 	if delivered != nil {
-		_, err = f.pool.Exec(f.ctx, `INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at) VALUES ($1, $2, 'delivered', $3, $4)`, did, id, provider, *delivered)
+		_, err = tx.Exec(f.ctx, `UPDATE notices SET state = 'delivered', delivered_at = $2 WHERE id = $1`, id, *delivered)
 		require.NoError(f.t, err)
 	}
+	require.NoError(f.t, tx.Commit(f.ctx))
 	return id
+}
+
+// seal seals everything recorded so far with the test key.
+func (f *fx) seal() {
+	f.t.Helper()
+	_, err := ledger.Seal(f.ctx, f.pool, ledger.SealOptions{Key: testKey, Settle: time.Nanosecond})
+	require.NoError(f.t, err)
+}
+
+// testKey signs the test ledgers; otherKey is an attacker's.
+var testKey, otherKey = mustKey(), mustKey()
+
+func mustKey() *ledger.Key {
+	priv, _, err := ledger.GenerateKey("courrier-test")
+	if err != nil {
+		panic(err)
+	}
+	k, err := ledger.ParseKey(priv)
+	if err != nil {
+		panic(err)
+	}
+	return k
 }
 
 type req struct {
@@ -114,6 +150,9 @@ func (f *fx) run(rule string, from, to string, asOf time.Time) *compliance.Repor
 	p, err := compliance.ParsePeriod(from, to)
 	require.NoError(f.t, err)
 	p.AsOf = asOf
+	p.Accept, err = compliance.ParseAccept("all")
+	require.NoError(f.t, err)
+	f.seal()
 	r, err := compliance.Run(f.ctx, f.pool, rule, p)
 	require.NoError(f.t, err)
 	return r
@@ -124,13 +163,4 @@ func metric(t testing.TB, r *compliance.Report, name string) int64 {
 	v, ok := r.Metric(name)
 	require.True(t, ok, "metric %s missing from %v", name, r.Metrics)
 	return v
-}
-
-func (f *fx) asSuperuser(sql string) {
-	f.t.Helper()
-	conn, err := f.pool.Acquire(f.ctx)
-	require.NoError(f.t, err)
-	defer conn.Release()
-	_, err = conn.Exec(f.ctx, "SET session_replication_role = replica; "+sql+"; SET session_replication_role = origin")
-	require.NoError(f.t, err)
 }

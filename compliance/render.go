@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -70,6 +71,10 @@ func WriteTable(w io.Writer, r *Report) error {
 	fmt.Fprintf(tw, "rule\t%s — %s\n", r.Rule, r.Title)
 	fmt.Fprintf(tw, "period\t%s → %s (as of %s)\n", day(r.Period.From), day(r.Period.To), day(r.Period.AsOf))
 	fmt.Fprintf(tw, "target\t%s\n", r.Target)
+	fmt.Fprintf(tw, "counted as delivered\t%s\n", strings.Join(r.Period.Accept, ", "))
+	if len(r.Period.Cafs) > 0 {
+		fmt.Fprintf(tw, "Cafs\t%s\n", strings.Join(r.Period.Cafs, ", "))
+	}
 	fmt.Fprintf(tw, "result\t%s\n", verdict(r))
 	fmt.Fprintln(tw, "\t")
 	fmt.Fprintln(tw, "metric\tvalue")
@@ -86,6 +91,25 @@ func WriteTable(w io.Writer, r *Report) error {
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(tw, "note\t%s\n", n)
+	}
+	if len(r.ByCaf) > 0 {
+		fmt.Fprintln(tw, "\t")
+		fmt.Fprintf(tw, "Caf\tresult")
+		for _, m := range r.ByCaf[0].Metrics {
+			fmt.Fprintf(tw, "\t%s", m.Name)
+		}
+		fmt.Fprintln(tw)
+		for _, c := range r.ByCaf {
+			res := "FAIL"
+			if c.Pass {
+				res = "PASS"
+			}
+			fmt.Fprintf(tw, "%s\t%s", c.Caf, res)
+			for _, m := range c.Metrics {
+				fmt.Fprintf(tw, "\t%s", FormatValue(m))
+			}
+			fmt.Fprintln(tw)
+		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -132,6 +156,11 @@ func WriteCSV(w io.Writer, r *Report) error {
 	for _, l := range r.Lists {
 		for _, e := range l.Entries {
 			rows = append(rows, []string{"list", l.Name, e.Ref, e.Item, atString(e.At, rfc), strconv.FormatInt(e.Value, 10), ""})
+		}
+	}
+	for _, c := range r.ByCaf {
+		for _, m := range c.Metrics {
+			rows = append(rows, []string{"caf:" + c.Caf, m.Name, "", "", "", strconv.FormatInt(m.Value, 10), m.Unit})
 		}
 	}
 	for _, n := range r.Notes {

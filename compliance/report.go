@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/courrier-dev/courrier/ledger"
 )
 
 // DB is what the rules need: a pool, a connection or a transaction.
@@ -38,6 +41,90 @@ type Period struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
 	AsOf time.Time `json:"as_of"`
+	// Accept lists the evidence levels that count as delivery (default
+	// DefaultAccepted: the proven levels only).
+	Accept []string `json:"accepted_evidence"`
+	// Cafs restricts the report to these Cafs (codes, e.g. "751"); empty
+	// means national.
+	Cafs []string `json:"cafs,omitempty"`
+}
+
+// accepted returns the levels the report counts as delivery.
+func (p Period) accepted() []string {
+	if len(p.Accept) > 0 {
+		return p.Accept
+	}
+	return DefaultAccepted()
+}
+
+// EvidenceLevels is the catalogue of evidence levels and their strength
+// (ledger.Proven or ledger.Weak); it is the ledger's, which the sealer uses
+// to build the projections reports read. A new channel's evidence is one
+// line there.
+var EvidenceLevels = ledger.EvidenceLevels
+
+// DefaultAccepted returns the proven evidence levels, sorted: what a report
+// counts as delivery unless configured otherwise (COURRIER_ACCEPT_EVIDENCE).
+func DefaultAccepted() []string {
+	var out []string
+	for lvl, strength := range EvidenceLevels {
+		if strength == ledger.Proven {
+			out = append(out, lvl)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ParseAccept reads a comma-separated list of evidence levels; "" gives
+// nil (the default), "all" every known level. Unknown levels are an error.
+func ParseAccept(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	switch s {
+	case "":
+		return nil, nil
+	case "all":
+		var out []string
+		for lvl := range EvidenceLevels {
+			out = append(out, lvl)
+		}
+		sort.Strings(out)
+		return out, nil
+	}
+	var out []string
+	for _, lvl := range strings.Split(s, ",") {
+		lvl = strings.TrimSpace(lvl)
+		if _, ok := EvidenceLevels[lvl]; !ok {
+			return nil, fmt.Errorf("%w: evidence level %q (known: %s)", ErrInvalid, lvl, strings.Join(knownLevels(), ", "))
+		}
+		out = append(out, lvl)
+	}
+	return out, nil
+}
+
+func knownLevels() []string {
+	var out []string
+	for lvl := range EvidenceLevels {
+		out = append(out, lvl)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ParseCafs reads a comma-separated list of Caf codes ("751,974").
+func ParseCafs(s string) ([]string, error) {
+	var out []string
+	for _, c := range strings.Split(s, ",") {
+		c = strings.TrimSpace(c)
+		if c == "" {
+			continue
+		}
+		if c != NoCaf && (len(c) > 8 || strings.Trim(c, "0123456789ABab") != "") {
+			return nil, fmt.Errorf("%w: Caf code %q: want digits such as 751 or 974", ErrInvalid, c)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // ErrInvalid is wrapped by errors about bad input (unknown rule, bad period).
@@ -86,14 +173,13 @@ type Metric struct {
 	Unit  string `json:"unit"`
 }
 
-// Evidence levels: what "delivered" rests on, by provider of the delivery
-// that reached its final positive state.
+// Evidence levels: what "delivered" rests on (see EvidenceLevels).
 const (
-	EvidenceSMTPAccepted    = "smtp_accepted"    // accepted by the receiving mail server
-	EvidenceTwilioDelivered = "twilio_delivered" // Twilio "delivered" status callback (handset receipt)
-	EvidencePrintHanded     = "print_handed"     // letter handed to the print service
-	EvidenceOutbox          = "outbox"           // development outbox file: not evidence of delivery
-	EvidenceUnrecorded      = "unrecorded"       // delivered_at set without a delivered delivery row
+	EvidenceSMTPAccepted      = ledger.EvidenceSMTPAccepted
+	EvidencePresumedDelivered = ledger.EvidencePresumedDelivered
+	EvidenceTwilioDelivered   = ledger.EvidenceTwilioDelivered
+	EvidencePrintHanded       = ledger.EvidencePrintHanded
+	EvidenceOutbox            = ledger.EvidenceOutboxFile
 )
 
 // EvidenceCount is how many counted notices rest on one evidence level.
@@ -121,16 +207,25 @@ type List struct {
 
 // Report is the result of one rule over one period.
 type Report struct {
-	Rule        string          `json:"rule"`
-	Title       string          `json:"title"`
-	Period      Period          `json:"period"`
-	Target      string          `json:"target"`
-	Pass        bool            `json:"pass"`
-	Metrics     []Metric        `json:"metrics"`
-	Evidence    []EvidenceCount `json:"evidence"`
-	Lists       []List          `json:"lists"`
-	Notes       []string        `json:"notes,omitempty"`
-	GeneratedAt time.Time       `json:"generated_at"`
+	Rule     string          `json:"rule"`
+	Title    string          `json:"title"`
+	Period   Period          `json:"period"`
+	Target   string          `json:"target"`
+	Pass     bool            `json:"pass"`
+	Metrics  []Metric        `json:"metrics"`
+	Evidence []EvidenceCount `json:"evidence"`
+	Lists    []List          `json:"lists"`
+	Notes    []string        `json:"notes,omitempty"`
+	// ByCaf is the per-Caf breakdown of a national report (RunByCaf).
+	ByCaf       []CafReport `json:"by_caf,omitempty"`
+	GeneratedAt time.Time   `json:"generated_at"`
+}
+
+// CafReport is one Caf's line in a national report's breakdown.
+type CafReport struct {
+	Caf     string   `json:"caf"` // "" for beneficiaries with no Caf yet
+	Pass    bool     `json:"pass"`
+	Metrics []Metric `json:"metrics"`
 }
 
 // Metric returns the value of the named metric, and whether it exists.

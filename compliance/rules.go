@@ -122,22 +122,90 @@ func Run(ctx context.Context, db DB, rule string, p Period) (*Report, error) {
 		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '256MB'`); err != nil {
 			return nil, err
 		}
+		if err := setScope(ctx, tx, p); err != nil {
+			return nil, err
+		}
 		return r.Run(ctx, tx, p)
 	}
+	if err := setScope(ctx, db, p); err != nil {
+		return nil, err
+	}
 	return r.Run(ctx, db, p)
+}
+
+// NoCaf names, in a Caf filter, the beneficiaries with no Caf recorded.
+const NoCaf = "none"
+
+// RunByCaf computes the named rule's national report and its per-Caf
+// breakdown: the rule run again for each Caf of the registry.
+func RunByCaf(ctx context.Context, db DB, rule string, p Period) (*Report, error) {
+	p.Cafs = nil
+	rep, err := Run(ctx, db, rule, p)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, `
+		SELECT DISTINCT coalesce(nullif(caf, ''), '`+NoCaf+`') FROM recipients
+		UNION SELECT DISTINCT coalesce(nullif(caf, ''), '`+NoCaf+`') FROM proj_requests ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("list Cafs: %w", err)
+	}
+	cafs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list Cafs: %w", err)
+	}
+	for _, caf := range cafs {
+		q := p
+		q.Cafs = []string{caf}
+		r, err := Run(ctx, db, rule, q)
+		if err != nil {
+			return nil, fmt.Errorf("report for Caf %s: %w", caf, err)
+		}
+		rep.ByCaf = append(rep.ByCaf, CafReport{Caf: caf, Pass: r.Pass, Metrics: r.Metrics})
+	}
+	return rep, nil
+}
+
+// setScope gives the report's SQL its accepted evidence levels and Cafs.
+func setScope(ctx context.Context, db DB, p Period) error {
+	_, err := db.Exec(ctx, `SELECT set_config('courrier.accept', $1, true), set_config('courrier.cafs', $2, true)`,
+		strings.Join(p.accepted(), ","), strings.Join(p.Cafs, ","))
+	return err
 }
 
 func newReport(name string, p Period) *Report {
 	r := Rules[name]
 	p.AsOf = p.asOf()
+	p.Accept = p.accepted()
 	return &Report{Rule: name, Title: r.Title, Target: r.Target, Period: p, GeneratedAt: time.Now().UTC()}
 }
 
-// evidenceSQL names the evidence level of notice alias n: the provider of
-// its first delivery that reached "delivered".
-const evidenceSQL = `coalesce((SELECT CASE d.provider WHEN 'smtp' THEN 'smtp_accepted' WHEN 'twilio' THEN 'twilio_delivered'
-		WHEN 'print' THEN 'print_handed' WHEN 'outbox' THEN 'outbox' ELSE d.provider END
-	FROM deliveries d WHERE d.notice_id = n.id AND d.state = 'delivered' ORDER BY d.final_at LIMIT 1), 'unrecorded')`
+// acceptSQL is the array of evidence levels the report accepts, and
+// cafsSQL the Cafs it is restricted to (empty: all); Run sets both for the
+// report's transaction.
+const (
+	acceptSQL = `string_to_array(current_setting('courrier.accept', true), ',')`
+	cafsSQL   = `coalesce(current_setting('courrier.cafs', true), '')`
+)
+
+// inCafs is the SQL condition that col is one of the report's Cafs.
+func inCafs(col string) string {
+	return `(` + cafsSQL + ` = '' OR coalesce(nullif(` + col + `, ''), '` + NoCaf + `') = ANY(string_to_array(` + cafsSQL + `, ',')))`
+}
+
+// noticesSQL is every notice as its sealed events establish it (the
+// projection proj_notices, which the sealer writes and verify recomputes):
+// delivered_at is its first evidence of a level the report accepts, and
+// evidence names that level.
+var noticesSQL = `SELECT p.notice_id AS id, p.recipient_id, p.kind, p.test, p.caf,
+	least(CASE WHEN p.proven_level = ANY(` + acceptSQL + `) THEN p.proven_at END,
+	      CASE WHEN p.weak_level = ANY(` + acceptSQL + `) THEN p.weak_at END) AS delivered_at,
+	CASE WHEN p.proven_level = ANY(` + acceptSQL + `)
+	          AND (p.weak_at IS NULL OR NOT p.weak_level = ANY(` + acceptSQL + `) OR p.proven_at <= p.weak_at) THEN p.proven_level
+	     WHEN p.weak_level = ANY(` + acceptSQL + `) THEN p.weak_level
+	     WHEN p.weak_level <> '' THEN p.weak_level || ' (not accepted)'
+	     ELSE 'none' END AS evidence
+FROM proj_notices p WHERE ` + inCafs("p.caf")
 
 // plus12 is the SQL for x + 12 calendar months in Paris time.
 func plus12(x string) string {
@@ -157,10 +225,10 @@ func YearlyNotice(ctx context.Context, db DB, p Period) (*Report, error) {
 WITH ben AS (
 	SELECT r.id, r.ref, ` + plus12("r.joined_at") + ` AS due_from,
 	       greatest($1::timestamptz, ` + plus12("r.joined_at") + `) AS req_from
-	FROM recipients r WHERE r.active AND NOT r.test AND r.joined_at < $2
+	FROM recipients r WHERE r.active AND NOT r.test AND r.joined_at < $2 AND ` + inCafs("r.caf") + `
 ), dn AS (
-	SELECT n.id, n.recipient_id, n.delivered_at AS at, ` + plus12("n.delivered_at") + ` AS until
-	FROM notices n
+	SELECT n.id, n.recipient_id, n.delivered_at AS at, ` + plus12("n.delivered_at") + ` AS until, n.evidence AS ev
+	FROM (` + noticesSQL + `) n
 	WHERE n.delivered_at IS NOT NULL AND NOT n.test AND n.kind IN ` + personalKinds + `
 	  AND n.delivered_at > $1::timestamptz - interval '13 months' AND n.delivered_at < $2 AND n.delivered_at <= $4
 ), seq AS (
@@ -194,7 +262,7 @@ UNION ALL SELECT 'count', 'covered_bp', NULL, NULL, NULL,
 	     ELSE count(*) FILTER (WHERE status = 'covered') * 10000 / count(*) FILTER (WHERE status <> 'not_yet_due') END FROM fin
 UNION ALL (SELECT 'list', 'not_covered', ref, NULL, lapsed_at, NULL FROM fin WHERE status = 'not_covered' ORDER BY ref)
 UNION ALL (SELECT 'list', 'at_risk', ref, NULL, greatest(due_from, coalesce(last_until, due_from)), NULL FROM fin WHERE at_risk ORDER BY ref)
-UNION ALL ` + evidenceCounts(`SELECT DISTINCT id AS nid FROM seq`)
+UNION ALL ` + evidenceCounts(`SELECT DISTINCT id AS nid, ev FROM seq`)
 	specs := []Metric{{Name: "beneficiaries_due", Unit: UnitCount}, {Name: "covered", Unit: UnitCount},
 		{Name: "not_covered", Unit: UnitCount}, {Name: "covered_share", Unit: UnitBasisPoints},
 		{Name: "at_risk", Unit: UnitCount}, {Name: "not_yet_due", Unit: UnitCount}}
@@ -233,10 +301,10 @@ WITH years AS (
 	                     extract(year FROM ($2::timestamptz - interval '1 microsecond') AT TIME ZONE 'Europe/Paris')::int) AS y
 ), ben AS (
 	SELECT y.y, r.id, r.ref, r.joined_at <= y.ys AS full_year
-	FROM years y JOIN recipients r ON r.active AND r.joined_at < y.ye
+	FROM years y JOIN recipients r ON r.active AND r.joined_at < y.ye AND ` + inCafs("r.caf") + `
 ), counted AS (
-	SELECT y.y, n.id, n.recipient_id
-	FROM years y JOIN notices n ON n.delivered_at >= y.ys AND n.delivered_at < y.ye
+	SELECT y.y, n.id, n.recipient_id, n.evidence AS ev
+	FROM years y JOIN (` + noticesSQL + `) n ON n.delivered_at >= y.ys AND n.delivered_at < y.ye
 	WHERE n.delivered_at IS NOT NULL AND NOT n.test AND n.kind = 'general_information' AND n.delivered_at <= $3
 ), cnt AS (
 	SELECT y, recipient_id, count(*) AS c FROM counted GROUP BY y, recipient_id
@@ -262,7 +330,7 @@ UNION ALL SELECT 'count', 'whole_year_beneficiaries', NULL, NULL, NULL, count(*)
 UNION ALL SELECT 'count', 'delivered_general_mailings', NULL, NULL, NULL, count(*) FROM counted
 UNION ALL (SELECT 'list', 'below_target', ref, y::text, NULL, c FROM f WHERE full_year AND c < 3 ORDER BY y, ref)
 UNION ALL (SELECT 'list', 'joined_mid_year', ref, y::text, NULL, c FROM f WHERE NOT full_year ORDER BY y, ref)
-UNION ALL ` + evidenceCounts(`SELECT id AS nid FROM counted`)
+UNION ALL ` + evidenceCounts(`SELECT id AS nid, ev FROM counted`)
 	specs := []Metric{{Name: "whole_year_beneficiaries", Unit: UnitCount}, {Name: "below_target", Unit: UnitCount},
 		{Name: "delivered_general_mailings", Unit: UnitCount}}
 	lists := []List{
@@ -301,12 +369,11 @@ func (rr requestRule) run(ctx context.Context, db DB, p Period) (*Report, error)
 	r := newReport(rr.name, p)
 	sql := `
 WITH q AS (
-	SELECT q.id, q.external_id, rc.ref, q.received_at, q.received_at + make_interval(secs => $3) AS deadline,
-	       n.id AS notice_id, n.delivered_at
-	FROM requests q
-	JOIN recipients rc ON rc.id = q.recipient_id
-	LEFT JOIN notices n ON n.id = q.` + rr.noticeCol + ` AND n.delivered_at IS NOT NULL AND n.delivered_at <= $4
-	WHERE q.received_at >= $1 AND q.received_at < $2 AND ` + rr.filter + `
+	SELECT q.request AS external_id, q.recipient AS ref, q.received_at, q.received_at + make_interval(secs => $3) AS deadline,
+	       n.id AS notice_id, n.delivered_at, n.evidence AS ev
+	FROM proj_requests q
+	LEFT JOIN (` + noticesSQL + `) n ON n.id = q.` + rr.noticeCol + ` AND n.delivered_at IS NOT NULL AND n.delivered_at <= $4
+	WHERE q.received_at >= $1 AND q.received_at < $2 AND ` + rr.filter + ` AND ` + inCafs("q.caf") + `
 ), s AS (
 	SELECT *, CASE WHEN delivered_at IS NOT NULL AND delivered_at <= deadline THEN 'in_time'
 	               WHEN delivered_at IS NOT NULL THEN 'late'
@@ -322,9 +389,7 @@ UNION ALL SELECT 'count', 'p95_delay', NULL, NULL, NULL, round(percentile_cont(0
 UNION ALL SELECT 'count', 'max_delay', NULL, NULL, NULL, ceil(max(delay))::bigint FROM s WHERE delay IS NOT NULL
 UNION ALL (SELECT 'list', 'late', ref, external_id, delivered_at, ceil(delay)::bigint FROM s WHERE status = 'late' ORDER BY ref, external_id)
 UNION ALL (SELECT 'list', 'overdue', ref, external_id, deadline, NULL FROM s WHERE status = 'overdue' ORDER BY ref, external_id)
-UNION ALL SELECT 'evidence', ev, NULL, NULL, NULL, count(*) FROM (SELECT ` + evidenceSQL + ` AS ev FROM s n WHERE n.delivered_at IS NOT NULL) e GROUP BY ev`
-	// In the evidence subquery alias n is the row of s, whose notice is n.notice_id.
-	sql = replaceOnce(sql, "FROM (SELECT "+evidenceSQL+" AS ev FROM s n", "FROM (SELECT "+evidenceFor("n.notice_id")+" AS ev FROM s n")
+UNION ALL SELECT 'evidence', ev, NULL, NULL, NULL, count(*) FROM s WHERE delivered_at IS NOT NULL GROUP BY ev`
 	specs := []Metric{{Name: "received", Unit: UnitCount}, {Name: "judged", Unit: UnitCount},
 		{Name: "in_time", Unit: UnitCount}, {Name: "late", Unit: UnitCount}, {Name: "overdue", Unit: UnitCount},
 		{Name: "pending", Unit: UnitCount}, {Name: "in_time_share", Unit: UnitBasisPoints},
@@ -359,26 +424,10 @@ UNION ALL SELECT 'evidence', ev, NULL, NULL, NULL, count(*) FROM (SELECT ` + evi
 	return r, nil
 }
 
-// evidenceCounts counts the evidence levels (as evidenceSQL names them) of
-// the distinct notices that src selects as nid, with one join instead of a
-// lookup per notice: at millions of notices the lookups dominated.
+// evidenceCounts counts the evidence levels of the distinct notices that
+// src selects as (nid, ev).
 func evidenceCounts(src string) string {
-	return `SELECT 'evidence', ev, NULL, NULL, NULL, count(*) FROM (
-	SELECT DISTINCT ON (x.nid) coalesce(CASE d.provider WHEN 'smtp' THEN 'smtp_accepted' WHEN 'twilio' THEN 'twilio_delivered'
-		WHEN 'print' THEN 'print_handed' WHEN 'outbox' THEN 'outbox' ELSE d.provider END, 'unrecorded') AS ev
-	FROM (` + src + `) x LEFT JOIN deliveries d ON d.notice_id = x.nid AND d.state = 'delivered'
-	ORDER BY x.nid, d.final_at) e GROUP BY ev`
-}
-
-func evidenceFor(col string) string {
-	return replaceOnce(evidenceSQL, "d.notice_id = n.id", "d.notice_id = "+col)
-}
-
-func replaceOnce(s, old, new string) string {
-	if !strings.Contains(s, old) {
-		panic("compliance: SQL fragment not found: " + old)
-	}
-	return strings.Replace(s, old, new, 1)
+	return `SELECT 'evidence', ev, NULL, NULL, NULL, count(*) FROM (SELECT DISTINCT nid, ev FROM (` + src + `) x) e GROUP BY ev`
 }
 
 var (

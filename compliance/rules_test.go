@@ -37,9 +37,7 @@ func TestYearlyNoticeDay365NonLeap(t *testing.T) {
 	_, err := f.pool.Exec(f.ctx, `UPDATE recipients SET active = false WHERE id = $1`, r6)
 	require.NoError(t, err)
 	r7 := f.recipient("R7", old)
-	n := f.notice(r7, "yearly_statement", t1, ptr(t1), "smtp")
-	_, err = f.pool.Exec(f.ctx, `UPDATE notices SET test = true WHERE id = $1`, n)
-	require.NoError(t, err)
+	f.noticeOpts(r7, "yearly_statement", t1, ptr(t1), "smtp", true)
 	// General information is not a personalised notice.
 	r8 := f.recipient("R8", old)
 	f.notice(r8, "general_information", t1, ptr(t1), "smtp")

@@ -160,7 +160,7 @@ func (c *Console) ruleEvidence(w http.ResponseWriter, r *http.Request, s *staff.
 	if period != "month" {
 		period = "year"
 	}
-	pack, err := compliance.ForRule(r.Context(), c.DB, name, periodFor(period, c.now()))
+	pack, err := compliance.Packer{DB: c.DB, Key: c.LedgerKey}.ForRule(r.Context(), name, periodFor(period, c.now()))
 	if errors.Is(err, compliance.ErrInvalid) {
 		c.errorPage(w, r, s, http.StatusNotFound, "Règle inconnue.")
 		return

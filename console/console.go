@@ -8,6 +8,8 @@
 package console
 
 import (
+	"github.com/courrier-dev/courrier/ledger"
+
 	"context"
 	"embed"
 	"errors"
@@ -46,6 +48,8 @@ const (
 // Console serves the staff console.
 type Console struct {
 	DB *pgxpool.Pool
+	// LedgerKey signs the manifests of evidence packs (ledger.LoadKey).
+	LedgerKey *ledger.Key
 	// River inserts jobs (notices, campaign fan-outs) in the caller's transaction.
 	River *river.Client[pgx.Tx]
 	// Templates are the message templates (previews, sending).

@@ -1,6 +1,8 @@
 package console
 
 import (
+	"github.com/courrier-dev/courrier/ledger"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -43,7 +45,7 @@ func setupBench(t testing.TB) *bundle {
 	require.NoError(t, err)
 	tpl, err := templates.Load(nil)
 	require.NoError(t, err)
-	c := &Console{DB: pool, River: client, Templates: tpl, Logger: logger, InsecureCookies: true,
+	c := &Console{DB: pool, LedgerKey: testLedgerKey(), River: client, Templates: tpl, Logger: logger, InsecureCookies: true,
 		Campaigns: &campaigns.Config{Templates: tpl}}
 	h, err := c.Handler()
 	require.NoError(t, err)
@@ -198,7 +200,7 @@ func TestConsolePages(t *testing.T) {
 	require.Contains(t, body, "Aucun avis envoyé")
 	status, body = agent.get("/console/recipients/1234567/evidence")
 	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, body, `"format": "courrier-evidence-pack/1"`)
+	require.Contains(t, body, `"format": "courrier-evidence-pack/2"`)
 
 	// Send one reminder: preview of every channel, then send; a double
 	// submit creates one notice.
@@ -360,4 +362,16 @@ func TestConsoleHidesTestCampaigns(t *testing.T) {
 	var state string
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT state FROM campaigns WHERE id = $1`, id).Scan(&state))
 	require.NotEqual(t, "approved", state)
+}
+
+func testLedgerKey() *ledger.Key {
+	priv, _, err := ledger.GenerateKey("courrier-test")
+	if err != nil {
+		panic(err)
+	}
+	k, err := ledger.ParseKey(priv)
+	if err != nil {
+		panic(err)
+	}
+	return k
 }

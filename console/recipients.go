@@ -96,7 +96,7 @@ func (c *Console) recipientEvidence(w http.ResponseWriter, r *http.Request, s *s
 	if !ok {
 		return
 	}
-	pack, err := compliance.ForRecipient(r.Context(), c.DB, rec.Ref)
+	pack, err := compliance.Packer{DB: c.DB, Key: c.LedgerKey}.ForRecipient(r.Context(), rec.Ref)
 	if err == nil {
 		err = staff.Record(r.Context(), c.DB, s.Account, "evidence_download", fmt.Sprintf("recipient:%d", rec.ID), "")
 	}

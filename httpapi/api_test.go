@@ -621,7 +621,7 @@ func TestGetNotice(t *testing.T) {
 	for _, e := range out["events"].([]any) {
 		events = append(events, e.(map[string]any)["event"].(string))
 	}
-	require.Equal(t, []string{"sending", "delivered"}, events)
+	require.Equal(t, []string{"notice_created", "sending", "delivered"}, events)
 
 	status, body := b.do(t, "GET", "/v1/notices/999999", "audit", "")
 	requireError(t, status, body, 404, `{"error":{"code":"not_found","field":"id","message":"no notice has this id"}}`)

@@ -100,7 +100,7 @@ func TestHostileInputIsRefusedAndWritesNothing(t *testing.T) {
 func TestComplianceErrorsHaveTheDocumentedShape(t *testing.T) {
 	t.Parallel()
 	b := setupAPI(t, nil)
-	h := compliance.Handler(b.pool)
+	h := compliance.Handler(b.pool, nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/compliance/yearly_notice?from=2027-01-01&to=bad", nil))
 	require.Equal(t, http.StatusBadRequest, rec.Code)

@@ -362,3 +362,26 @@ func TestUnsubscribe(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A validly signed callback replayed (by Twilio retrying, or by anyone who
+// captured it) appends nothing to the ledger.
+func TestTwilioStatusReplayAppendsNothing(t *testing.T) {
+	t.Parallel()
+	b := setupWebhooks(t, "SM1")
+	path := "/webhooks/twilio/status?delivery=" + itoa(b.delivery)
+	rec := post(t, b.h.Status, path, statusForm("SM1", "delivered", ""), "valid")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	_, _, events := b.state(t)
+	for range 3 {
+		rec := post(t, b.h.Status, path, statusForm("SM1", "delivered", ""), "valid")
+		require.Equal(t, http.StatusOK, rec.Code, "Twilio must not retry it")
+	}
+	state, _, after := b.state(t)
+	require.Equal(t, "delivered", state)
+	require.Equal(t, events, after)
+	// A new status of the same message is still recorded.
+	rec = post(t, b.h.Status, path, statusForm("SM1", "read", ""), "valid")
+	require.Equal(t, http.StatusOK, rec.Code)
+	_, _, after = b.state(t)
+	require.Equal(t, events+1, after)
+}

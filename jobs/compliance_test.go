@@ -27,14 +27,24 @@ func TestComplianceWorkers(t *testing.T) {
 	ctx := context.Background()
 	pool := pgtest.New(t)
 	workers := river.NewWorkers()
-	require.NoError(t, jobs.AddComplianceWorkers(workers, pool))
+	key := testLedgerKey(t)
+	require.NoError(t, jobs.AddComplianceWorkers(workers, pool, key, nil))
 	require.Len(t, jobs.CompliancePeriodicJobs(jobs.ComplianceConfig{}), 2)
 
-	seal := &jobs.SealWorker{Pool: pool}
+	seal := &jobs.SealWorker{Pool: pool, Key: key}
 	require.NoError(t, seal.Work(ctx, &river.Job[jobs.SealArgs]{Args: jobs.SealArgs{BatchSize: 10}}))
 	purge := &jobs.RetentionPurgeWorker{Pool: pool}
 	require.NoError(t, purge.Work(ctx, &river.Job[jobs.RetentionPurgeArgs]{}))
-	res, err := ledger.Verify(ctx, pool)
+	res, err := ledger.Verify(ctx, pool, ledger.VerifyOptions{Verifier: key.Verifier})
 	require.NoError(t, err)
-	require.True(t, res.OK)
+	require.True(t, res.OK, "%v", res.Breaks)
+}
+
+func testLedgerKey(t testing.TB) *ledger.Key {
+	t.Helper()
+	priv, _, err := ledger.GenerateKey("courrier-test")
+	require.NoError(t, err)
+	k, err := ledger.ParseKey(priv)
+	require.NoError(t, err)
+	return k
 }

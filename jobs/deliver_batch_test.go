@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -82,7 +83,7 @@ func TestDeliverBatchEachNoticeKeepsItsOutcome(t *testing.T) {
 	for _, e := range events {
 		kinds = append(kinds, e.Event)
 	}
-	require.Equal(t, []string{"sending", "delivered"}, kinds)
+	require.Equal(t, []string{"notice_created", "sending", "delivered"}, kinds)
 	files, _ := filepath.Glob(filepath.Join(b.outbox.Dir, "email", "*.eml"))
 	require.Len(t, files, 2, "notices 0 and 3 by email")
 
@@ -91,12 +92,19 @@ func TestDeliverBatchEachNoticeKeepsItsOutcome(t *testing.T) {
 	var stored *string
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT content::text FROM deliveries WHERE notice_id = $1`, ids[0]).Scan(&stored))
 	require.Nil(t, stored)
-	pack, err := compliance.ForRecipient(ctx, b.pool, "B0")
+	priv, _, err := ledger.GenerateKey("courrier-test")
+	require.NoError(t, err)
+	key, err := ledger.ParseKey(priv)
+	require.NoError(t, err)
+	_, err = ledger.Seal(ctx, b.pool, ledger.SealOptions{Key: key, Settle: time.Nanosecond})
+	require.NoError(t, err)
+	pack, err := compliance.Packer{DB: b.pool, Key: key}.ForRecipient(ctx, "B0")
 	require.NoError(t, err)
 	d := pack.Notices[0].Deliveries[0]
 	require.True(t, d.Reproduced)
 	require.Contains(t, d.Content.HTML, `lang="fr"`)
-	require.NoError(t, compliance.VerifyPack(pack))
+	_, err = compliance.VerifyPack(pack, key.Verifier, nil)
+	require.NoError(t, err)
 
 	// Working the batch again sends nothing more.
 	spill, err = b.deps.deliverBatch(ctx, ids)

@@ -186,7 +186,7 @@ func TestDeliverWritesOutboxAndLedgerOnce(t *testing.T) {
 	for _, e := range evs {
 		events = append(events, e.Event)
 	}
-	require.Equal(t, []string{"sending", "delivered"}, events)
+	require.Equal(t, []string{"notice_created", "sending", "delivered"}, events)
 
 	// Running the same job again sends nothing more.
 	require.NoError(t, b.deps.deliver(ctx, id, false))
@@ -194,7 +194,7 @@ func TestDeliverWritesOutboxAndLedgerOnce(t *testing.T) {
 	require.Len(t, files, 1)
 	evs, err = ledger.EventsForNotice(ctx, b.pool, id)
 	require.NoError(t, err)
-	require.Len(t, evs, 2)
+	require.Len(t, evs, 3)
 }
 
 func TestDeliverSMSAsJSONWhenNoEmail(t *testing.T) {
@@ -379,4 +379,33 @@ func TestUndeliveredReceiptFallsBackToNextChannel(t *testing.T) {
 	require.Len(t, dls, 2)
 	require.Equal(t, ledger.StateUndelivered, dls[0].State)
 	require.Equal(t, ledger.StateDelivered, dls[1].State)
+}
+
+func TestUnknownDeliveryFallsBackToNextChannel(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.deps.Channels[channels.SMS] = smsAccepted{}
+	rid := b.recipient(t, "1000011", nil)
+	id, _ := b.enqueue(t, notices.New{RecipientID: rid, Kind: notices.ReminderGeneric, IdempotencyKey: "k-unknown",
+		Data: templates.SampleData(string(notices.ReminderGeneric))})
+	require.NoError(t, b.deps.deliver(ctx, id, false))
+	n, _ := notices.Get(ctx, b.pool, id)
+	require.Equal(t, notices.StateSent, n.State, "an SMS waits for its receipt")
+
+	// No receipt within the stuck period: unknown, and the notice moves on.
+	jobsBefore := countJobs(t, b.pool, "deliver")
+	w := &StuckWorker{Pool: b.pool, Now: func() time.Time { return b.now.Add(73 * time.Hour) }, Fallback: FallbackAfterReceipt(b.client)}
+	require.NoError(t, w.Work(ctx, &river.Job[StuckArgs]{}))
+	require.Equal(t, jobsBefore+1, countJobs(t, b.pool, "deliver"))
+	n, _ = notices.Get(ctx, b.pool, id)
+	require.Equal(t, notices.StatePending, n.State)
+
+	require.NoError(t, b.deps.deliver(ctx, id, false))
+	n, _ = notices.Get(ctx, b.pool, id)
+	require.Equal(t, notices.StateDelivered, n.State)
+	require.Equal(t, "email", n.Channel)
+	dls, _ := ledger.DeliveriesForNotice(ctx, b.pool, id)
+	require.Len(t, dls, 2)
+	require.Equal(t, ledger.StateUnknown, dls[0].State)
 }

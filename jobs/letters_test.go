@@ -187,7 +187,7 @@ func TestLettersEndToEnd(t *testing.T) {
 		n, err := notices.Get(ctx, b.pool, id)
 		require.NoError(t, err)
 		require.Equal(t, notices.StateDelivered, n.State)
-		require.Equal(t, []string{"sending", "sent", letters.EventQueued, letters.EventHanded, "delivered"}, letterEvents(t, b, id))
+		require.Equal(t, []string{"notice_created", "sending", "sent", letters.EventQueued, letters.EventHanded, "delivered"}, letterEvents(t, b, id))
 	}
 	// Evidence: hash, batch, and the PDF reproduces byte for byte.
 	facts, err := letters.Evidence(ctx, b.pool, ids[0])
@@ -221,11 +221,18 @@ func TestLettersEndToEnd(t *testing.T) {
 	}
 	require.Equal(t, 3, first.Applied)
 	require.Equal(t, []string{"L999999"}, first.Unknown)
-	require.Equal(t, []string{"sending", "sent", letters.EventQueued, letters.EventHanded, "delivered", "printed", "posted"}, letterEvents(t, b, ids[0]))
+	require.Equal(t, []string{"notice_created", "sending", "sent", letters.EventQueued, letters.EventHanded, "delivered", "printed", "posted"}, letterEvents(t, b, ids[0]))
 	left, _ := filepath.Glob(filepath.Join(out1, "*.csv"))
 	require.Empty(t, left, "receipt files are archived")
 
-	// The yearly-notice report counts the letter (print_handed is its proof).
+	// The yearly-notice report counts the letter (print_handed is its proof)
+	// once the ledger is sealed: reports read sealed events only.
+	priv, _, err := ledger.GenerateKey("courrier-test")
+	require.NoError(t, err)
+	key, err := ledger.ParseKey(priv)
+	require.NoError(t, err)
+	_, err = ledger.Seal(ctx, b.pool, ledger.SealOptions{Key: key, Settle: time.Nanosecond})
+	require.NoError(t, err)
 	period := compliance.Period{From: time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 11, 0, 0, 0, 0, time.UTC),
 		AsOf: time.Date(2026, 12, 11, 0, 0, 0, 0, time.UTC)}
 	rep, err := compliance.Run(ctx, b.pool, compliance.RuleYearlyNotice, period)
@@ -252,6 +259,8 @@ func TestLettersEndToEnd(t *testing.T) {
 	require.Equal(t, notices.StateNoRoute, n.State)
 	require.Contains(t, n.StateReason, "letter: postal address undeliverable")
 	require.Nil(t, n.DeliveredAt)
+	_, err = ledger.Seal(ctx, b.pool, ledger.SealOptions{Key: key, Settle: time.Nanosecond})
+	require.NoError(t, err)
 	rep, err = compliance.Run(ctx, b.pool, compliance.RuleYearlyNotice, period)
 	require.NoError(t, err)
 	require.Contains(t, rep.Refs("not_covered"), "2000000", "a returned letter does not cover the beneficiary")

@@ -46,15 +46,27 @@ type StuckWorker struct {
 	After  time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Fallback moves each stuck delivery's notice to its next channel
+	// (default: FallbackAfterReceipt with the client working the job).
+	Fallback func(ctx context.Context, tx pgx.Tx, noticeID int64) error
 }
 
-// Work marks stuck deliveries unknown: they count as not proven.
+// Work marks stuck deliveries unknown (they count as not proven) and moves
+// their notices on to the next channel of their route.
 func (w *StuckWorker) Work(ctx context.Context, job *river.Job[StuckArgs]) error {
 	now := time.Now()
 	if w.Now != nil {
 		now = w.Now()
 	}
-	n, err := ledger.MarkStuck(ctx, w.Pool, w.After, now)
+	fallback := w.Fallback
+	if fallback == nil {
+		client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+		if err != nil {
+			return fmt.Errorf("mark stuck deliveries: no client to enqueue fallbacks: %w", err)
+		}
+		fallback = FallbackAfterReceipt(client)
+	}
+	n, err := ledger.MarkStuckThen(ctx, w.Pool, w.After, now, fallback)
 	if err != nil {
 		return err
 	}

@@ -32,11 +32,14 @@ func (SealArgs) InsertOpts() river.InsertOpts {
 type SealWorker struct {
 	river.WorkerDefaults[SealArgs]
 	Pool *pgxpool.Pool
+	// Key signs checkpoints; TSA, if set, timestamps them.
+	Key *ledger.Key
+	TSA ledger.Timestamper
 }
 
 // Work seals.
 func (w *SealWorker) Work(ctx context.Context, job *river.Job[SealArgs]) error {
-	n, err := ledger.Seal(ctx, w.Pool, job.Args.BatchSize)
+	n, err := ledger.Seal(ctx, w.Pool, ledger.SealOptions{Key: w.Key, TSA: w.TSA, Batch: job.Args.BatchSize})
 	if err != nil {
 		return fmt.Errorf("ledger seal: %w", err)
 	}
@@ -92,8 +95,9 @@ func CompliancePeriodicJobs(cfg ComplianceConfig) []*river.PeriodicJob {
 }
 
 // AddComplianceWorkers registers the ledger sealer and the retention purge.
-func AddComplianceWorkers(workers *river.Workers, pool *pgxpool.Pool) error {
-	if err := river.AddWorkerSafely(workers, &SealWorker{Pool: pool}); err != nil {
+// key signs the ledger's checkpoints (see ledger.LoadKey); tsa may be nil.
+func AddComplianceWorkers(workers *river.Workers, pool *pgxpool.Pool, key *ledger.Key, tsa ledger.Timestamper) error {
+	if err := river.AddWorkerSafely(workers, &SealWorker{Pool: pool, Key: key, TSA: tsa}); err != nil {
 		return err
 	}
 	return river.AddWorkerSafely(workers, &RetentionPurgeWorker{Pool: pool})

@@ -3,9 +3,12 @@ package ledger_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/courrier-dev/courrier/internal/pgtest"
@@ -59,4 +62,66 @@ func BenchmarkLedgerBatch(b *testing.B) {
 		require.NoError(b, tx.Commit(ctx))
 	}
 	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "messages/s")
+}
+
+// seedSealed records about n events (a third each: notice created,
+// sending, delivered, with their facts) and seals them, reporting the
+// sealing rate.
+func seedSealed(b *testing.B, n int) (*pgxpool.Pool, *ledger.Key) {
+	ctx := context.Background()
+	pool := pgtest.New(b)
+	notices := n / 3
+	for _, sql := range []string{
+		`INSERT INTO recipients (ref, caf) SELECT lpad(i::text, 8, '0'), (ARRAY['751', '974'])[1 + i % 2] FROM generate_series(1, $1::int / 4 + 1) i`,
+		`INSERT INTO notices (recipient_id, kind, template_key, idempotency_key, state)
+		 SELECT 1 + i % ($1::int / 4 + 1), 'general_information', 'general_information', 'v' || i, 'delivered' FROM generate_series(1, $1::int) i`,
+		`INSERT INTO deliveries (notice_id, channel, provider, address, content_hash, template_version, state, attempt)
+		 SELECT id, 'email', 'smtp', 'a@example.fr', md5(id::text) || md5(id::text), 'v1', 'delivered', 1 FROM notices WHERE $1::int > 0`,
+		`INSERT INTO delivery_events (delivery_id, notice_id, event, detail, facts)
+		 SELECT id, notice_id, 'sending', 'attempt 1 via smtp', jsonb_build_object('channel', 'email', 'provider', 'smtp',
+		        'template_version', 'v1', 'content_hash', content_hash, 'address_masked', 'a*****@e*****.fr')
+		 FROM deliveries WHERE $1::int > 0 ORDER BY id`,
+		`INSERT INTO delivery_events (delivery_id, notice_id, event, detail, facts)
+		 SELECT id, notice_id, 'delivered', 'smtp_accepted', jsonb_build_object('channel', 'email', 'provider', 'smtp',
+		        'provider_message_id', '<m' || id || '>', 'accepted_as', 'smtp_accepted', 'evidence', 'smtp_accepted')
+		 FROM deliveries WHERE $1::int > 0 ORDER BY id`,
+		`UPDATE notices n SET delivered_at = e.occurred_at FROM delivery_events e
+		 WHERE e.notice_id = n.id AND e.event = 'delivered' AND $1::int > 0`,
+	} {
+		_, err := pool.Exec(ctx, sql, notices)
+		require.NoError(b, err)
+	}
+	_, err := pool.Exec(ctx, `ANALYZE`)
+	require.NoError(b, err)
+	priv, _, err := ledger.GenerateKey("courrier-bench")
+	require.NoError(b, err)
+	key, err := ledger.ParseKey(priv)
+	require.NoError(b, err)
+	start := time.Now()
+	sealed, err := ledger.Seal(ctx, pool, ledger.SealOptions{Key: key, Batch: 50000, Settle: time.Nanosecond})
+	require.NoError(b, err)
+	b.Logf("sealed %d events in %s: %.0f events/s", sealed, time.Since(start).Round(time.Millisecond), float64(sealed)/time.Since(start).Seconds())
+	return pool, key
+}
+
+// BenchmarkVerify measures `courrier verify` over a sealed ledger of
+// COURRIER_BENCH_EVENTS events (default 100,000):
+//
+//	COURRIER_BENCH_EVENTS=1000000 go test -run - -bench Verify -benchtime 1x ./ledger/
+func BenchmarkVerify(b *testing.B) {
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("COURRIER_BENCH_EVENTS")); err == nil && v > 0 {
+		n = v
+	}
+	pool, key := seedSealed(b, n)
+	ctx := context.Background()
+	b.ResetTimer()
+	var events int64
+	for b.Loop() {
+		res, err := ledger.Verify(ctx, pool, ledger.VerifyOptions{Verifier: key.Verifier})
+		require.NoError(b, err)
+		require.True(b, res.OK, "%v", res.Breaks)
+		events = res.Events
+	}
+	b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -90,6 +91,11 @@ type Event struct {
 	Detail         string    `json:"detail,omitempty"`
 	OccurredAt     time.Time `json:"occurred_at"`
 	RecordedAt     time.Time `json:"recorded_at"`
+	// Facts are what the event establishes (a notice's kind and recipient,
+	// an attempt's content hash and masked address, a provider's message
+	// id, an evidence level …), sealed with it. Values are strings; no
+	// personal data beyond the beneficiary number and masked addresses.
+	Facts map[string]string `json:"facts,omitempty"`
 }
 
 // Attempt describes a send about to be made.
@@ -127,19 +133,45 @@ func StartAttempt(ctx context.Context, tx DBTX, a Attempt) (id int64, attempt in
 		return 0, 0, fmt.Errorf("start attempt for notice %d on %s: %w", a.NoticeID, a.Channel, err)
 	}
 	err = AppendEvent(ctx, tx, Event{DeliveryID: id, NoticeID: a.NoticeID, Event: StateSending,
-		Detail: fmt.Sprintf("attempt %d via %s", attempt, a.Provider), OccurredAt: a.At})
+		Detail: fmt.Sprintf("attempt %d via %s", attempt, a.Provider), OccurredAt: a.At, Facts: a.facts()})
 	return id, attempt, err
 }
 
-// AppendEvent appends one event to the ledger.
+// facts are the sealed facts of an attempt: what was sent, how, to whom
+// (masked).
+func (a Attempt) facts() map[string]string {
+	return map[string]string{
+		"channel": a.Channel, "provider": a.Provider, "template_version": a.TemplateVersion,
+		"content_hash": a.Content.Hash(), "address_masked": MaskAddress(a.Channel, a.Address),
+	}
+}
+
+func factsJSON(f map[string]string) []byte {
+	if len(f) == 0 {
+		return []byte("{}")
+	}
+	b, _ := json.Marshal(f) // a map of strings always encodes
+	return b
+}
+
+// AppendEvent appends one event to the ledger. Its detail is reduced to
+// what may be sealed for ever (see ReduceReply); the database's insert
+// trigger also masks addresses and phone numbers in every text column.
 func AppendEvent(ctx context.Context, db DBTX, e Event) error {
 	if e.OccurredAt.IsZero() {
 		e.OccurredAt = time.Now()
 	}
+	var deliveryID, noticeID *int64
+	if e.DeliveryID != 0 {
+		deliveryID = &e.DeliveryID
+	}
+	if e.NoticeID != 0 {
+		noticeID = &e.NoticeID
+	}
 	_, err := db.Exec(ctx, `
-		INSERT INTO delivery_events (delivery_id, notice_id, event, provider_status, error_code, detail, occurred_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		e.DeliveryID, e.NoticeID, e.Event, e.ProviderStatus, e.ErrorCode, e.Detail, e.OccurredAt)
+		INSERT INTO delivery_events (delivery_id, notice_id, event, provider_status, error_code, detail, occurred_at, facts)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		deliveryID, noticeID, e.Event, e.ProviderStatus, e.ErrorCode, ReduceReply(e.Detail), e.OccurredAt, factsJSON(e.Facts))
 	if err != nil {
 		return fmt.Errorf("append %s event for delivery %d: %w", e.Event, e.DeliveryID, err)
 	}
@@ -155,6 +187,7 @@ func Accepted(ctx context.Context, tx DBTX, deliveryID, noticeID int64, messageI
 	if delivered {
 		target = StateDelivered
 	}
+	var channel, provider string
 	err = tx.QueryRow(ctx, `
 		UPDATE deliveries
 		SET provider_message_id = coalesce(provider_message_id, nullif($2, '')),
@@ -163,13 +196,14 @@ func Accepted(ctx context.Context, tx DBTX, deliveryID, noticeID int64, messageI
 		    final_at = CASE WHEN $3 = 'delivered' THEN coalesce(final_at, $4) ELSE final_at END,
 		    error_code = '', error = '', updated_at = $4
 		WHERE id = $1
-		RETURNING state`, deliveryID, messageID, target, at).Scan(&state)
+		RETURNING state, channel, provider`, deliveryID, messageID, target, at).Scan(&state, &channel, &provider)
 	if err != nil {
 		return "", fmt.Errorf("record acceptance of delivery %d: %w", deliveryID, err)
 	}
 	// Where acceptance is the final evidence, one "delivered" event says so
 	// (its detail names the evidence); otherwise "sent" waits for a receipt.
-	e := Event{DeliveryID: deliveryID, NoticeID: noticeID, Event: StateSent, Detail: "accepted by provider", OccurredAt: at}
+	e := Event{DeliveryID: deliveryID, NoticeID: noticeID, Event: StateSent, Detail: "accepted by provider", OccurredAt: at,
+		Facts: acceptFacts(channel, provider, messageID, delivered, evidence)}
 	if delivered {
 		e.Event, e.Detail = StateDelivered, evidence
 	}
@@ -179,11 +213,29 @@ func Accepted(ctx context.Context, tx DBTX, deliveryID, noticeID int64, messageI
 	return state, nil
 }
 
+// acceptFacts are the sealed facts of an acceptance: the provider's message
+// id and, where acceptance is the channel's final evidence, its level.
+// The evidence may carry the relay's reply after the level
+// ("smtp_accepted: 250 2.0.0 OK: queued"): the level is the evidence fact,
+// the reply (reduced) the relay_reply fact.
+func acceptFacts(channel, provider, messageID string, delivered bool, evidence string) map[string]string {
+	level, reply, _ := strings.Cut(evidence, ": ")
+	f := map[string]string{"channel": channel, "provider": provider, "provider_message_id": messageID, "accepted_as": level}
+	if reply != "" {
+		f["relay_reply"] = ReduceReply(reply)
+	}
+	if delivered {
+		f["evidence"] = level
+	}
+	return f
+}
+
 // Failed records a failed attempt. A final failure (permanent, or retries
 // exhausted) moves the delivery to failed; otherwise it returns to pending
 // for a retry.
 func Failed(ctx context.Context, tx DBTX, deliveryID, noticeID int64, final bool, code, msg string, at time.Time) error {
 	state, event := StatePending, "retry"
+	msg = ReduceReply(msg)
 	if final {
 		state, event = StateFailed, StateFailed
 	}
@@ -228,16 +280,15 @@ func DeliveriesForNotice(ctx context.Context, db DBTX, noticeID int64) ([]Delive
 // EventsForNotice lists a notice's ledger events in order.
 func EventsForNotice(ctx context.Context, db DBTX, noticeID int64) ([]Event, error) {
 	rows, err := db.Query(ctx, `
-		SELECT id, delivery_id, notice_id, event, provider_status, error_code, detail, occurred_at, recorded_at
-		FROM delivery_events WHERE notice_id = $1 ORDER BY id`, noticeID)
+		SELECT `+eventColumns+` FROM delivery_events WHERE notice_id = $1 ORDER BY id`, noticeID)
 	if err != nil {
 		return nil, fmt.Errorf("list events of notice %d: %w", noticeID, err)
 	}
 	defer rows.Close()
 	var out []Event
 	for rows.Next() {
-		var e Event
-		if err := rows.Scan(&e.ID, &e.DeliveryID, &e.NoticeID, &e.Event, &e.ProviderStatus, &e.ErrorCode, &e.Detail, &e.OccurredAt, &e.RecordedAt); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, e)
@@ -297,10 +348,16 @@ func StartAttempts(ctx context.Context, tx DBTX, attempts []Attempt, keepContent
 	for i, a := range attempts {
 		ids[i] = byNotice[a.NoticeID]
 	}
+	masked := make([]string, n)
+	for i, a := range attempts {
+		masked[i] = MaskAddress(a.Channel, a.Address)
+	}
 	if _, err := tx.Exec(ctx, `
-		INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at)
-		SELECT d, nid, 'sending', 'attempt 1 via ' || p, $4
-		FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS v(d, nid, p)`, ids, noticeIDs, providers, at); err != nil {
+		INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at, facts)
+		SELECT d, nid, 'sending', 'attempt 1 via ' || p, $4,
+		       jsonb_build_object('channel', ch, 'provider', p, 'template_version', tv, 'content_hash', h, 'address_masked', m)
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS v(d, nid, p, ch, tv, h, m)`,
+		ids, noticeIDs, providers, at, chans, versions, hashes, masked); err != nil {
 		return nil, fmt.Errorf("append %d sending events: %w", n, err)
 	}
 	return ids, nil
@@ -341,11 +398,18 @@ func AcceptMany(ctx context.Context, tx DBTX, acc []Acceptance, at time.Time) er
 		return fmt.Errorf("record %d acceptances: %w", n, err)
 	}
 	if _, err := tx.Exec(ctx, `
-		INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at)
+		INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at, facts)
 		SELECT v.d, v.nid, CASE WHEN v.delivered THEN 'delivered' ELSE 'sent' END,
-		       CASE WHEN v.delivered THEN v.evidence ELSE 'accepted by provider' END, $5
-		FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::text[]) AS v(d, nid, delivered, evidence)
-		ORDER BY v.d`, dids, nids, delivered, evidence, at); err != nil {
+		       CASE WHEN v.delivered THEN v.evidence ELSE 'accepted by provider' END, $5,
+		       jsonb_build_object('channel', v.ch, 'provider', d.provider, 'provider_message_id', v.mid,
+		                          'accepted_as', split_part(v.evidence, ': ', 1))
+		         || CASE WHEN v.delivered THEN jsonb_build_object('evidence', split_part(v.evidence, ': ', 1)) ELSE '{}'::jsonb END
+		         || CASE WHEN strpos(v.evidence, ': ') > 0
+		                 THEN jsonb_build_object('relay_reply', courrier_redact(substr(v.evidence, strpos(v.evidence, ': ') + 2)))
+		                 ELSE '{}'::jsonb END
+		FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::text[], $6::text[], $7::text[]) AS v(d, nid, delivered, evidence, ch, mid)
+		JOIN deliveries d ON d.id = v.d
+		ORDER BY v.d`, dids, nids, delivered, evidence, at, chans, mids); err != nil {
 		return fmt.Errorf("append acceptance events: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `
@@ -359,4 +423,41 @@ func AcceptMany(ctx context.Context, tx DBTX, acc []Acceptance, at time.Time) er
 		return fmt.Errorf("record %d notices sent: %w", n, err)
 	}
 	return nil
+}
+
+// eventColumns are the delivery_events columns scanEvent reads.
+const eventColumns = `id, coalesce(delivery_id, 0), coalesce(notice_id, 0), event, provider_status, error_code, detail,
+	occurred_at, recorded_at, facts`
+
+func scanEvent(row pgx.Row) (Event, error) {
+	var e Event
+	var facts []byte
+	if err := row.Scan(&e.ID, &e.DeliveryID, &e.NoticeID, &e.Event, &e.ProviderStatus, &e.ErrorCode, &e.Detail,
+		&e.OccurredAt, &e.RecordedAt, &facts); err != nil {
+		return e, err
+	}
+	if len(facts) > 2 {
+		if err := json.Unmarshal(facts, &e.Facts); err != nil {
+			return e, fmt.Errorf("event %d: facts: %w", e.ID, err)
+		}
+	}
+	return e, nil
+}
+
+// EventsByID loads events by id, in id order.
+func EventsByID(ctx context.Context, db DBTX, ids []int64) ([]Event, error) {
+	rows, err := db.Query(ctx, `SELECT `+eventColumns+` FROM delivery_events WHERE id = ANY($1) ORDER BY id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load %d events: %w", len(ids), err)
+	}
+	defer rows.Close()
+	var out []Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

@@ -33,6 +33,9 @@ type ReceiptOutcome struct {
 	// FinalFailure: this receipt moved the delivery to undelivered or failed;
 	// the caller moves the notice on to its next channel.
 	FinalFailure bool
+	// Replayed: the same status was already recorded for this delivery;
+	// nothing was written.
+	Replayed bool
 }
 
 // stateRank orders delivery states so that receipts merge whatever order
@@ -114,9 +117,23 @@ func RecordReceipt(ctx context.Context, tx pgx.Tx, r Receipt) (ReceiptOutcome, e
 	}
 	out.Known = true
 
+	// A replayed receipt (same message, same status: a provider retrying
+	// its callback, or someone replaying a signed one) appends nothing.
+	var replay bool
+	if err := tx.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM delivery_events
+		               WHERE delivery_id = $1 AND event = $2 AND provider_status = $2 AND provider_status <> '')`,
+		out.DeliveryID, r.Status).Scan(&replay); err != nil {
+		return ReceiptOutcome{}, fmt.Errorf("record receipt: look for a replay: %w", err)
+	}
+	if replay {
+		out.State, out.Replayed = state, true
+		return out, nil
+	}
 	if err := AppendEvent(ctx, tx, Event{
 		DeliveryID: out.DeliveryID, NoticeID: out.NoticeID, Event: r.Status, ProviderStatus: r.Status,
 		ErrorCode: r.ErrorCode, Detail: r.Provider + " receipt", OccurredAt: r.OccurredAt,
+		Facts: map[string]string{"channel": channel, "provider": r.Provider, "provider_message_id": r.MessageID},
 	}); err != nil {
 		return ReceiptOutcome{}, err
 	}
@@ -170,6 +187,15 @@ const DefaultStuckAfter = 72 * time.Hour
 // each. Compliance counts unknown as not proven. A final receipt arriving
 // later still settles the delivery. It returns how many it moved.
 func MarkStuck(ctx context.Context, db *pgxpool.Pool, olderThan time.Duration, now time.Time) (int, error) {
+	return MarkStuckThen(ctx, db, olderThan, now, nil)
+}
+
+// MarkStuckThen is MarkStuck that also calls then, in the same transaction,
+// for the notice of each delivery it moved: an unknown outcome means the
+// promise is not proven, so the caller moves the notice on to the next
+// channel of its route (jobs.FallbackAfterReceipt).
+func MarkStuckThen(ctx context.Context, db *pgxpool.Pool, olderThan time.Duration, now time.Time,
+	then func(ctx context.Context, tx pgx.Tx, noticeID int64) error) (int, error) {
 	if olderThan <= 0 {
 		olderThan = DefaultStuckAfter
 	}
@@ -209,6 +235,11 @@ func MarkStuck(ctx context.Context, db *pgxpool.Pool, olderThan time.Duration, n
 			if err := AppendEvent(ctx, tx, Event{DeliveryID: m.id, NoticeID: m.notice, Event: StateUnknown,
 				Detail: detail + " (was " + m.was + ")", OccurredAt: now}); err != nil {
 				return err
+			}
+			if then != nil {
+				if err := then(ctx, tx, m.notice); err != nil {
+					return err
+				}
 			}
 		}
 		n = len(all)

@@ -1,102 +1,150 @@
 package ledger
 
-// The hash chain over delivery_events.
+// Sealing: the Merkle tree over ledger events and its signed checkpoints.
 //
-// Sealing walks the ledger in id order and gives each event a position
-// (1, 2, 3 … without gaps) and a hash:
+// Sealing walks delivery_events in id order and appends each event as the
+// next leaf of an RFC 6962 Merkle tree (leaf hash SHA-256(0x00 ‖
+// EncodeEvent(event)), node hash SHA-256(0x01 ‖ left ‖ right)): the event
+// id and leaf hash go to ledger_leaves, every other node of a perfect
+// subtree to ledger_tree.
+// Each batch ends with a checkpoint — tree size and root hash — signed with
+// an Ed25519 key held outside the database, in the signed-note format of
+// golang.org/x/mod/sumdb/note (the checkpoint convention of
+// github.com/transparency-dev/formats):
 //
-//	hash(1) = SHA-256(32 zero bytes ‖ encoding(event 1))
-//	hash(n) = SHA-256(hash(n-1) ‖ encoding(event n))
+//	courrier-ledger
+//	12345
+//	<base64 root hash>
 //
-// The rows go to ledger_chain (one per event) and each batch's head hash to
-// ledger_seals; delivery_events itself is never updated, and all three tables
-// refuse UPDATE, DELETE and TRUNCATE by trigger (migration 0006).
+//	— courrier-ledger <base64 signature>
 //
-// The canonical encoding of an event is a JSON object without whitespace,
-// with exactly these keys in this order:
-//
-//	{"id":1,"delivery_id":2,"notice_id":3,"event":"delivered","provider_status":"",
-//	 "error_code":"","detail":"smtp_accepted",
-//	 "occurred_at":"2028-01-02T03:04:05.123456Z","recorded_at":"2028-01-02T03:04:05.2Z"}
-//
-// numbers in decimal, strings escaped as by Go's encoding/json with HTML
-// escaping off, times in UTC in RFC 3339 with the fractional seconds trimmed
-// of trailing zeros (Go's time.RFC3339Nano). Events hold no personal data (the
-// insert trigger redacts addresses), so the chain survives retention purges.
+// The projections reports read (project.go) are written in the same
+// transaction, from the same events. delivery_events is never updated, and
+// every ledger table refuses UPDATE, DELETE and TRUNCATE by trigger
+// (migrations 0006, 0010); the serving role may only INSERT and SELECT them
+// (migration 0011).
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // sealLockKey is the advisory lock that keeps two sealers apart ("seal").
 const sealLockKey int64 = 0x636f75727273
 
-// DefaultSealBatch is the batch size used when Seal is given zero.
+// DefaultSealBatch is the batch size used when none is given.
 const DefaultSealBatch = 5000
 
 // SealSettle is how long an event waits before it may be sealed, on top of
 // the wait for older transactions described at Seal.
 const SealSettle = time.Second
 
-// GenesisHash is the previous hash of the first event in the chain.
-var GenesisHash = make([]byte, sha256.Size)
+var rangeFactory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 
-// EncodeEvent returns the canonical encoding of e that the chain hashes.
-func EncodeEvent(e Event) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(struct {
-		ID             int64  `json:"id"`
-		DeliveryID     int64  `json:"delivery_id"`
-		NoticeID       int64  `json:"notice_id"`
-		Event          string `json:"event"`
-		ProviderStatus string `json:"provider_status"`
-		ErrorCode      string `json:"error_code"`
-		Detail         string `json:"detail"`
-		OccurredAt     string `json:"occurred_at"`
-		RecordedAt     string `json:"recorded_at"`
-	}{e.ID, e.DeliveryID, e.NoticeID, e.Event, e.ProviderStatus, e.ErrorCode, e.Detail,
-		e.OccurredAt.UTC().Format(time.RFC3339Nano), e.RecordedAt.UTC().Format(time.RFC3339Nano)})
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+// Timestamper obtains an RFC 3161 timestamp token over data (a signed
+// checkpoint).
+type Timestamper interface {
+	Timestamp(ctx context.Context, data []byte) ([]byte, error)
 }
 
-// ChainHash returns SHA-256(prev ‖ EncodeEvent(e)).
-func ChainHash(prev []byte, e Event) []byte {
-	h := sha256.New()
-	h.Write(prev)
-	h.Write(EncodeEvent(e))
-	return h.Sum(nil)
+// SealOptions configure Seal.
+type SealOptions struct {
+	// Key signs checkpoints. Required.
+	Key *Key
+	// Batch is the number of events per checkpoint (DefaultSealBatch if 0).
+	Batch int
+	// Settle overrides SealSettle (tests seal at once with a tiny value).
+	Settle time.Duration
+	// TSA, when set, countersigns each checkpoint.
+	TSA Timestamper
 }
 
-// Seal chains the events recorded since the last seal, in id order, in
-// batches of batchSize (DefaultSealBatch if zero), each batch in its own
-// transaction with one ledger_seals row. It returns how many events it
-// sealed. If another sealer holds the seal lock it returns 0 at once.
+// Checkpoint is a signed statement of the tree's size and root.
+type Checkpoint struct {
+	Origin   string `json:"origin"`
+	Size     uint64 `json:"tree_size"`
+	RootHash []byte `json:"root_hash"`
+	// Note is the signed note (checkpoint body and signature lines).
+	Note string `json:"note"`
+	// TSAToken is the RFC 3161 timestamp token over Note, if any.
+	TSAToken []byte    `json:"tsa_token,omitempty"`
+	SignedAt time.Time `json:"signed_at"`
+}
+
+// CheckpointBody is the text a checkpoint signs.
+func CheckpointBody(origin string, size uint64, root []byte) string {
+	return origin + "\n" + strconv.FormatUint(size, 10) + "\n" + base64.StdEncoding.EncodeToString(root) + "\n"
+}
+
+// SignCheckpoint signs a checkpoint of the tree.
+func SignCheckpoint(k *Key, size uint64, root []byte) (string, error) {
+	b, err := note.Sign(&note.Note{Text: CheckpointBody(k.Signer.Name(), size, root)}, k.Signer)
+	if err != nil {
+		return "", fmt.Errorf("sign checkpoint: %w", err)
+	}
+	return string(b), nil
+}
+
+// OpenCheckpoint verifies a signed checkpoint with v and parses it.
+func OpenCheckpoint(signed string, v note.Verifier) (*Checkpoint, error) {
+	n, err := note.Open([]byte(signed), note.VerifierList(v))
+	if err != nil {
+		var unverified *note.UnverifiedNoteError
+		if errors.As(err, &unverified) {
+			return nil, fmt.Errorf("checkpoint is not signed by the ledger key %s", v.Name())
+		}
+		return nil, fmt.Errorf("checkpoint signature: %w", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	if len(lines) < 4 {
+		return nil, errors.New("checkpoint: want origin, size and root lines")
+	}
+	size, err := strconv.ParseUint(lines[1], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint size %q: %w", lines[1], err)
+	}
+	root, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(root) != 32 {
+		return nil, fmt.Errorf("checkpoint root %q: not a base64 SHA-256 hash", lines[2])
+	}
+	return &Checkpoint{Origin: lines[0], Size: size, RootHash: root, Note: signed}, nil
+}
+
+// Seal appends the events recorded since the last seal to the Merkle tree,
+// in id order, in batches of opts.Batch, each batch in its own transaction
+// with its projections and one signed checkpoint. It returns how many
+// events it sealed. If another sealer holds the seal lock it returns 0 at
+// once.
 //
 // Sealing only reads delivery_events and takes no table lock, so senders are
 // never slowed down. Ids come from a sequence and may commit out of order: a
 // transaction that took id 10 may commit after one that took id 11. Seal
 // therefore stops at the first event recorded at or after the cut-off
-// min(now - SealSettle, start of the oldest transaction still open in the
+// min(now - settle, start of the oldest transaction still open in this
 // database): the insert trigger sets recorded_at to the clock time of the
 // insert, so any id still uncommitted was taken after that cut-off and is
-// higher than every event sealed. A lower id that appears later anyway
-// (a clock jump, a prepared transaction) is reported by Verify as an event
-// inserted below the sealed head.
-func Seal(ctx context.Context, pool *pgxpool.Pool, batchSize int) (sealed int, err error) {
-	if batchSize <= 0 {
-		batchSize = DefaultSealBatch
+// higher than every event sealed. A lower id that appears later anyway is
+// reported by Verify as an event inserted below the sealed head.
+func Seal(ctx context.Context, pool *pgxpool.Pool, opts SealOptions) (sealed int, err error) {
+	if opts.Key == nil {
+		return 0, ErrNoKey
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = DefaultSealBatch
+	}
+	if opts.Settle <= 0 {
+		opts.Settle = SealSettle
 	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -118,13 +166,14 @@ func Seal(ctx context.Context, pool *pgxpool.Pool, batchSize int) (sealed int, e
 	err = conn.QueryRow(ctx, `
 		SELECT least(clock_timestamp() - make_interval(secs => $1),
 		             coalesce((SELECT min(xact_start) FROM pg_stat_activity
-		                       WHERE pid <> pg_backend_pid() AND xact_start IS NOT NULL), 'infinity'))`,
-		SealSettle.Seconds()).Scan(&cutoff)
+		                       WHERE pid <> pg_backend_pid() AND xact_start IS NOT NULL
+		                         AND datname = current_database()), 'infinity'))`,
+		opts.Settle.Seconds()).Scan(&cutoff)
 	if err != nil {
 		return 0, fmt.Errorf("seal: cut-off: %w", err)
 	}
 	for {
-		n, more, err := sealBatch(ctx, conn.Conn(), batchSize, cutoff)
+		n, more, err := sealBatch(ctx, conn.Conn(), opts, cutoff)
 		sealed += n
 		if err != nil || !more {
 			return sealed, err
@@ -135,32 +184,85 @@ func Seal(ctx context.Context, pool *pgxpool.Pool, batchSize int) (sealed int, e
 	}
 }
 
-// sealBatch seals up to size events; more reports that a full batch was
-// sealed and there may be more.
-func sealBatch(ctx context.Context, conn *pgx.Conn, size int, cutoff time.Time) (n int, more bool, err error) {
+// treeState reads the tree's size, last sealed event and compact range.
+func treeState(ctx context.Context, db DBTX) (size uint64, lastEvent int64, rng *compact.Range, err error) {
+	var maxIdx *int64
+	if err := db.QueryRow(ctx, `SELECT max(idx) FROM ledger_leaves`).Scan(&maxIdx); err != nil {
+		return 0, 0, nil, fmt.Errorf("read tree size: %w", err)
+	}
+	if maxIdx == nil {
+		return 0, 0, rangeFactory.NewEmptyRange(0), nil
+	}
+	size = uint64(*maxIdx) + 1
+	if err := db.QueryRow(ctx, `SELECT event_id FROM ledger_leaves WHERE idx = $1`, *maxIdx).Scan(&lastEvent); err != nil {
+		return 0, 0, nil, fmt.Errorf("read tree head: %w", err)
+	}
+	ids := compact.RangeNodes(0, size, nil)
+	hashes, err := nodeHashes(ctx, db, ids)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	rng, err = rangeFactory.NewRange(0, size, hashes)
+	if err != nil {
+		return 0, 0, nil, fmt.Errorf("tree of size %d: %w", size, err)
+	}
+	return size, lastEvent, rng, nil
+}
+
+// nodeHashes reads the stored hashes of the given nodes, in order.
+func nodeHashes(ctx context.Context, db DBTX, ids []compact.NodeID) ([][]byte, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	levels := make([]int32, len(ids))
+	idxs := make([]int64, len(ids))
+	for i, id := range ids {
+		levels[i], idxs[i] = int32(id.Level), int64(id.Index)
+	}
+	rows, err := db.Query(ctx, `
+		SELECT coalesce(t.hash, l.hash) FROM unnest($1::int[], $2::bigint[]) WITH ORDINALITY AS v(level, idx, ord)
+		LEFT JOIN ledger_tree t ON v.level > 0 AND t.level = v.level AND t.idx = v.idx
+		LEFT JOIN ledger_leaves l ON v.level = 0 AND l.idx = v.idx
+		ORDER BY v.ord`, levels, idxs)
+	if err != nil {
+		return nil, fmt.Errorf("read tree nodes: %w", err)
+	}
+	defer rows.Close()
+	out := make([][]byte, 0, len(ids))
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		if h == nil {
+			return nil, fmt.Errorf("tree node level %d index %d is missing", ids[len(out)].Level, ids[len(out)].Index)
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// sealBatch seals up to opts.Batch events; more reports that a full batch
+// was sealed and there may be more.
+func sealBatch(ctx context.Context, conn *pgx.Conn, opts SealOptions, cutoff time.Time) (n int, more bool, err error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return 0, false, err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
 
-	var lastPos, lastEvent int64
-	prev := GenesisHash
-	err = tx.QueryRow(ctx, `SELECT position, event_id, hash FROM ledger_chain ORDER BY position DESC LIMIT 1`).
-		Scan(&lastPos, &lastEvent, &prev)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, fmt.Errorf("seal: read chain head: %w", err)
+	size, lastEvent, rng, err := treeState(ctx, tx)
+	if err != nil {
+		return 0, false, fmt.Errorf("seal: %w", err)
 	}
-	rows, err := tx.Query(ctx, `
-		SELECT id, delivery_id, notice_id, event, provider_status, error_code, detail, occurred_at, recorded_at
-		FROM delivery_events WHERE id > $1 ORDER BY id LIMIT $2`, lastEvent, size)
+	rows, err := tx.Query(ctx, `SELECT `+eventColumns+` FROM delivery_events WHERE id > $1 ORDER BY id LIMIT $2`, lastEvent, opts.Batch)
 	if err != nil {
 		return 0, false, fmt.Errorf("seal: read events: %w", err)
 	}
 	var events []Event
 	for rows.Next() {
-		var e Event
-		if err := rows.Scan(&e.ID, &e.DeliveryID, &e.NoticeID, &e.Event, &e.ProviderStatus, &e.ErrorCode, &e.Detail, &e.OccurredAt, &e.RecordedAt); err != nil {
+		e, err := scanEvent(rows)
+		if err != nil {
 			rows.Close()
 			return 0, false, err
 		}
@@ -177,187 +279,77 @@ func sealBatch(ctx context.Context, conn *pgx.Conn, size int, cutoff time.Time) 
 		return 0, false, nil
 	}
 
-	ids := make([]int64, len(events))
-	positions := make([]int64, len(events))
-	prevs := make([][]byte, len(events))
-	hashes := make([][]byte, len(events))
+	leaves := make([][]any, len(events))
+	var nodes [][]any
+	visit := func(id compact.NodeID, hash []byte) {
+		if id.Level > 0 {
+			nodes = append(nodes, []any{int16(id.Level), int64(id.Index), hash})
+		}
+	}
 	for i, e := range events {
-		h := ChainHash(prev, e)
-		ids[i], positions[i], prevs[i], hashes[i] = e.ID, lastPos+int64(i)+1, prev, h
-		prev = h
+		leaf := LeafHash(e)
+		leaves[i] = []any{int64(size) + int64(i), e.ID, leaf}
+		if err := rng.Append(leaf, visit); err != nil {
+			return 0, false, fmt.Errorf("seal: %w", err)
+		}
 	}
-	var sealID int64
-	err = tx.QueryRow(ctx, `
-		INSERT INTO ledger_seals (first_position, last_position, last_event_id, head_hash)
-		VALUES ($1, $2, $3, $4) RETURNING id`,
-		positions[0], positions[len(positions)-1], ids[len(ids)-1], prev).Scan(&sealID)
-	if err != nil {
-		return 0, false, fmt.Errorf("seal: record seal: %w", err)
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_leaves"}, []string{"idx", "event_id", "hash"}, pgx.CopyFromRows(leaves)); err != nil {
+		return 0, false, fmt.Errorf("seal: record leaves: %w", err)
 	}
-	_, err = tx.Exec(ctx, `
-		INSERT INTO ledger_chain (event_id, position, prev_hash, hash, seal_id)
-		SELECT e, p, ph, h, $5 FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS t(e, p, ph, h)`,
-		ids, positions, prevs, hashes, sealID)
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_tree"}, []string{"level", "idx", "hash"}, pgx.CopyFromRows(nodes)); err != nil {
+		return 0, false, fmt.Errorf("seal: record tree: %w", err)
+	}
+
+	proj := NewProjection()
+	if err := proj.load(ctx, tx, events); err != nil {
+		return 0, false, fmt.Errorf("seal: %w", err)
+	}
+	for _, e := range events {
+		proj.Apply(e)
+	}
+	if err := proj.save(ctx, tx); err != nil {
+		return 0, false, fmt.Errorf("seal: %w", err)
+	}
+
+	root, err := rng.GetRootHash(nil)
 	if err != nil {
-		return 0, false, fmt.Errorf("seal: record chain: %w", err)
+		return 0, false, fmt.Errorf("seal: root: %w", err)
+	}
+	newSize := rng.End()
+	signed, err := SignCheckpoint(opts.Key, newSize, root)
+	if err != nil {
+		return 0, false, err
+	}
+	var token []byte
+	if opts.TSA != nil {
+		if token, err = opts.TSA.Timestamp(ctx, []byte(signed)); err != nil {
+			return 0, false, fmt.Errorf("seal: timestamp checkpoint %d: %w", newSize, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO ledger_checkpoints (tree_size, root_hash, note, tsa_token) VALUES ($1, $2, $3, $4)`,
+		int64(newSize), root, signed, token); err != nil {
+		return 0, false, fmt.Errorf("seal: record checkpoint: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, false, fmt.Errorf("seal: commit: %w", err)
 	}
-	return len(events), len(events) == size, nil
+	return len(events), len(events) == opts.Batch, nil
 }
 
-// Break kinds reported by Verify.
-const (
-	BreakModified = "modified_event" // an event no longer hashes to its chain hash
-	BreakDeleted  = "deleted_event"  // a chained event, or a chain position, is missing
-	BreakInserted = "inserted_event" // an event below the sealed head has no place in the chain
-	BreakChain    = "broken_link"    // a chain row does not follow its predecessor
-	BreakSeal     = "seal_mismatch"  // a seal's head hash or range disagrees with the chain
-)
-
-// Break is the first problem Verify found.
-type Break struct {
-	Kind     string `json:"kind"`
-	Position int64  `json:"position,omitempty"`
-	EventID  int64  `json:"event_id,omitempty"`
-	SealID   int64  `json:"seal_id,omitempty"`
-	Detail   string `json:"detail"`
-}
-
-func (b *Break) String() string {
-	return fmt.Sprintf("%s at position %d (event %d): %s", b.Kind, b.Position, b.EventID, b.Detail)
-}
-
-// VerifyResult is what Verify found.
-type VerifyResult struct {
-	OK           bool   `json:"ok"`
-	Events       int64  `json:"events_checked"`
-	Seals        int64  `json:"seals_checked"`
-	HeadPosition int64  `json:"head_position"`
-	HeadEventID  int64  `json:"head_event_id"`
-	HeadHash     string `json:"head_hash"`
-	Unsealed     int64  `json:"unsealed_events"` // events above the head, waiting for the next seal
-	Break        *Break `json:"break,omitempty"`
-}
-
-// Verify recomputes the whole chain from delivery_events and reports the
-// first broken link: a modified event, a deleted event or chain row, an event
-// inserted below the sealed head, or a seal whose head hash disagrees. A
-// broken chain is a result (OK false), not an error; errors are the
-// database's.
-func Verify(ctx context.Context, pool *pgxpool.Pool) (*VerifyResult, error) {
-	res := &VerifyResult{}
-	prev := GenesisHash
-	var lastEvent int64
-	fail := func(b Break) (*VerifyResult, error) {
-		res.Break = &b
-		return res, nil
+// LatestCheckpoint returns the newest checkpoint, or nil if nothing was
+// sealed yet.
+func LatestCheckpoint(ctx context.Context, db DBTX) (*Checkpoint, error) {
+	var c Checkpoint
+	var size int64
+	err := db.QueryRow(ctx, `SELECT tree_size, root_hash, note, tsa_token, signed_at FROM ledger_checkpoints ORDER BY tree_size DESC LIMIT 1`).
+		Scan(&size, &c.RootHash, &c.Note, &c.TSAToken, &c.SignedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
 	}
-
-	rows, err := pool.Query(ctx, `
-		SELECT c.position, c.event_id, c.prev_hash, c.hash, e.id IS NOT NULL,
-		       coalesce(e.delivery_id, 0), coalesce(e.notice_id, 0), coalesce(e.event, ''),
-		       coalesce(e.provider_status, ''), coalesce(e.error_code, ''), coalesce(e.detail, ''),
-		       coalesce(e.occurred_at, 'epoch'), coalesce(e.recorded_at, 'epoch')
-		FROM ledger_chain c LEFT JOIN delivery_events e ON e.id = c.event_id
-		ORDER BY c.position`)
 	if err != nil {
-		return nil, fmt.Errorf("verify: read chain: %w", err)
+		return nil, fmt.Errorf("read latest checkpoint: %w", err)
 	}
-	var b *Break
-	for rows.Next() {
-		var pos int64
-		var prevHash, hash []byte
-		var present bool
-		var e Event
-		if err := rows.Scan(&pos, &e.ID, &prevHash, &hash, &present, &e.DeliveryID, &e.NoticeID, &e.Event,
-			&e.ProviderStatus, &e.ErrorCode, &e.Detail, &e.OccurredAt, &e.RecordedAt); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("verify: read chain: %w", err)
-		}
-		switch {
-		case pos != res.Events+1:
-			b = &Break{Kind: BreakDeleted, Position: res.Events + 1, Detail: fmt.Sprintf("chain position %d is missing (next present is %d)", res.Events+1, pos)}
-		case !present:
-			b = &Break{Kind: BreakDeleted, Position: pos, EventID: e.ID, Detail: "the chained event is missing from delivery_events"}
-		case e.ID <= lastEvent:
-			b = &Break{Kind: BreakChain, Position: pos, EventID: e.ID, Detail: fmt.Sprintf("event ids out of order (previous %d)", lastEvent)}
-		case !bytes.Equal(prevHash, prev):
-			b = &Break{Kind: BreakChain, Position: pos, EventID: e.ID, Detail: "previous hash does not match the hash before it"}
-		case !bytes.Equal(ChainHash(prev, e), hash):
-			b = &Break{Kind: BreakModified, Position: pos, EventID: e.ID, Detail: "the event's content does not match its chain hash"}
-		}
-		if b != nil {
-			break
-		}
-		res.Events, lastEvent, prev = pos, e.ID, hash
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("verify: read chain: %w", err)
-	}
-	if b != nil {
-		return fail(*b)
-	}
-	res.HeadPosition, res.HeadEventID, res.HeadHash = res.Events, lastEvent, hex.EncodeToString(prev)
-
-	// Seals: contiguous ranges whose head hashes are the chain's.
-	srows, err := pool.Query(ctx, `
-		SELECT s.id, s.first_position, s.last_position, s.last_event_id, s.head_hash,
-		       c.hash, coalesce(c.event_id, 0)
-		FROM ledger_seals s LEFT JOIN ledger_chain c ON c.position = s.last_position
-		ORDER BY s.last_position`)
-	if err != nil {
-		return nil, fmt.Errorf("verify: read seals: %w", err)
-	}
-	var next int64 = 1
-	for srows.Next() {
-		var id, first, last, lastEv, chainEv int64
-		var head, chainHash []byte
-		if err := srows.Scan(&id, &first, &last, &lastEv, &head, &chainHash, &chainEv); err != nil {
-			srows.Close()
-			return nil, fmt.Errorf("verify: read seals: %w", err)
-		}
-		switch {
-		case first != next:
-			b = &Break{Kind: BreakSeal, Position: first, SealID: id, Detail: fmt.Sprintf("seal starts at %d, expected %d", first, next)}
-		case chainHash == nil || !bytes.Equal(chainHash, head):
-			b = &Break{Kind: BreakSeal, Position: last, SealID: id, EventID: lastEv, Detail: "seal head hash does not match the chain"}
-		case chainEv != lastEv:
-			b = &Break{Kind: BreakSeal, Position: last, SealID: id, EventID: lastEv, Detail: fmt.Sprintf("seal head is event %d, chain has %d", lastEv, chainEv)}
-		}
-		if b != nil {
-			break
-		}
-		res.Seals++
-		next = last + 1
-	}
-	srows.Close()
-	if err := srows.Err(); err != nil {
-		return nil, fmt.Errorf("verify: read seals: %w", err)
-	}
-	if b != nil {
-		return fail(*b)
-	}
-	if next != res.HeadPosition+1 {
-		return fail(Break{Kind: BreakSeal, Position: next, Detail: fmt.Sprintf("chain head %d is not covered by a seal (seals end at %d)", res.HeadPosition, next-1)})
-	}
-
-	// Inserted: a visible event below the head that the chain does not hold.
-	var inserted *int64
-	err = pool.QueryRow(ctx, `
-		SELECT min(e.id) FROM delivery_events e
-		WHERE e.id < $1 AND NOT EXISTS (SELECT 1 FROM ledger_chain c WHERE c.event_id = e.id)`, lastEvent).Scan(&inserted)
-	if err != nil {
-		return nil, fmt.Errorf("verify: look for inserted events: %w", err)
-	}
-	if inserted != nil {
-		return fail(Break{Kind: BreakInserted, EventID: *inserted, Detail: fmt.Sprintf("event %d lies below the sealed head (event %d) but is not in the chain", *inserted, lastEvent)})
-	}
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM delivery_events WHERE id > $1`, lastEvent).Scan(&res.Unsealed); err != nil {
-		return nil, fmt.Errorf("verify: count unsealed events: %w", err)
-	}
-	res.OK = true
-	return res, nil
+	c.Size = uint64(size)
+	c.Origin, _, _ = strings.Cut(c.Note, "\n")
+	return &c, nil
 }

@@ -91,7 +91,7 @@ func Timeline(ctx context.Context, db DBTX, recipientID int64, opts *TimelineOpt
 	}
 
 	erows, err := db.Query(ctx, `
-		SELECT id, delivery_id, notice_id, event, provider_status, error_code, detail, occurred_at, recorded_at
+		SELECT id, coalesce(delivery_id, 0), coalesce(notice_id, 0), event, provider_status, error_code, detail, occurred_at, recorded_at
 		FROM delivery_events WHERE notice_id = ANY($1) ORDER BY id`, ids)
 	if err != nil {
 		return nil, 0, fmt.Errorf("timeline events: %w", err)

@@ -37,8 +37,8 @@ func TestTimeline(t *testing.T) {
 	require.Equal(t, last, entries[0].Notice.ID, "newest first")
 	require.Len(t, entries[0].Deliveries, 1)
 	require.Equal(t, "SM123", entries[0].Deliveries[0].ProviderMessageID)
-	require.Len(t, entries[0].Events, 2)
-	require.Equal(t, "delivered", entries[0].Events[1].Event)
+	require.Len(t, entries[0].Events, 3) // notice_created, sent, delivered
+	require.Equal(t, "delivered", entries[0].Events[2].Event)
 	require.Empty(t, entries[1].Deliveries)
 
 	rest, next, err := Timeline(ctx, db, rid, &TimelineOpts{Before: next, Limit: 3})

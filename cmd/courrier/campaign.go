@@ -39,7 +39,7 @@ func runCampaign(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stdout, campaignUsage)
 		return nil
 	}
-	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
+	return withDBSealed(ctx, env, args, func(pool *pgxpool.Pool) error {
 		if pool == nil {
 			fmt.Fprintln(env.Stdout, campaignUsage)
 			return nil

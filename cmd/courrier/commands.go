@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/courrier-dev/courrier/compliance"
 )
 
 // wantsHelp reports whether args ask only for help, so that a command's
@@ -34,26 +31,13 @@ func withDB(ctx context.Context, env *Env, args []string, f func(pool *pgxpool.P
 	return f(pool)
 }
 
-func runReport(ctx context.Context, env *Env, args []string) error {
+// withDBSealed is withDB for commands that record evidence: what they
+// recorded is sealed before they exit.
+func withDBSealed(ctx context.Context, env *Env, args []string, f func(pool *pgxpool.Pool) error) error {
 	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
-		return compliance.ReportCommand(ctx, pool, env.Stdout, args)
-	})
-}
-
-func runEvidence(ctx context.Context, env *Env, args []string) error {
-	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
-		return compliance.EvidenceCommand(ctx, pool, env.Stdout, args)
-	})
-}
-
-func runVerify(ctx context.Context, env *Env, args []string) error {
-	// An evidence pack is verified offline: no database at all.
-	for _, a := range args {
-		if a == "--pack" || a == "-pack" || strings.HasPrefix(a, "--pack=") || strings.HasPrefix(a, "-pack=") {
-			return compliance.VerifyCommand(ctx, nil, env.Stdout, args)
+		if err := f(pool); err != nil || pool == nil {
+			return err
 		}
-	}
-	return withDB(ctx, env, args, func(pool *pgxpool.Pool) error {
-		return compliance.VerifyCommand(ctx, pool, env.Stdout, args)
+		return sealNow(ctx, env, pool)
 	})
 }

@@ -19,7 +19,11 @@ import (
 // than localhost, which browsers treat as secure anyway).
 func (e *Env) mountConsole(api *httpapi.Server, pool *pgxpool.Pool, client *river.Client[pgx.Tx], tpl *templates.Set,
 	cfg *campaigns.Config, logger *slog.Logger) error {
-	c := &console.Console{DB: pool, River: client, Templates: tpl, Campaigns: cfg, Logger: logger,
+	key, err := e.ledgerKey()
+	if err != nil {
+		return err
+	}
+	c := &console.Console{DB: pool, LedgerKey: key, River: client, Templates: tpl, Campaigns: cfg, Logger: logger,
 		InsecureCookies: e.Getenv("COURRIER_CONSOLE_INSECURE_COOKIES") == "1"}
 	h, err := c.Handler()
 	if err != nil {

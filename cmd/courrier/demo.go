@@ -46,7 +46,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	sum.print(env.Stdout, rt.outbox.Dir)
-	return nil
+	return demoProof(ctx, env, pool)
 }
 
 // demoSummary is what the demo reports.

@@ -16,11 +16,22 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/courrier-dev/courrier/internal/pglocal"
+	"github.com/courrier-dev/courrier/ledger"
 	"github.com/courrier-dev/courrier/migrations"
 )
 
 const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private server started from the
                         machine's PostgreSQL binaries (the embedded default)
+  DATABASE_OWNER_URL    the same database as the role that owns the schema: migrations run
+                        as it, serving as DATABASE_URL's role (see README, "Database roles")
+  COURRIER_LEDGER_KEY, COURRIER_LEDGER_KEY_FILE
+                        Ed25519 key signing ledger checkpoints (courrier keys generate); the
+                        embedded default keeps one beside its data directory
+  COURRIER_LEDGER_PUBLIC_KEY  public key ` + "`courrier verify`" + ` checks with when no signing key is set
+  COURRIER_TSA_URL      RFC 3161 timestamp authority countersigning each checkpoint (optional)
+  COURRIER_TSA_CERT     PEM certificate(s) of that authority: courrier verify checks the tokens
+  COURRIER_ACCEPT_EVIDENCE  evidence levels reports count as delivery besides the proven ones
+                        (e.g. smtp_accepted; "all" for every level; outbox_file only in a demo)
   COURRIER_DATA_DIR     data directory of the embedded server
                         (default ~/.local/share/courrier/postgres; as root /var/lib/courrier/postgres)
   COURRIER_OUTBOX       directory of the outbox channel (default ./outbox)
@@ -66,6 +77,8 @@ type Env struct {
 	Pool *pgxpool.Pool
 	// Logger, when set, replaces the one built from the environment.
 	Logger *slog.Logger
+	// key is the ledger signing key, loaded once (see ledgerKey).
+	key *ledger.Key
 	// embedded is the private PostgreSQL that openDB started, if any.
 	embedded *pglocal.Server
 }
@@ -158,6 +171,9 @@ func (e *Env) openDB(ctx context.Context, migrate bool) (pool *pgxpool.Pool, clo
 	}
 	logger := e.logger()
 	url := e.Getenv("DATABASE_URL")
+	if owner := e.Getenv("DATABASE_OWNER_URL"); owner != "" && url != "" {
+		url = owner // migrations run as the owner; appPool connects as DATABASE_URL's role
+	}
 	var srv *pglocal.Server
 	if url == "" {
 		dataDir := e.get("COURRIER_DATA_DIR", pglocal.DefaultDataDir())
@@ -207,7 +223,20 @@ func (e *Env) openDB(ctx context.Context, migrate bool) (pool *pgxpool.Pool, clo
 			logger.Info("migration applied", "version", m.Version, "name", m.Name)
 		}
 	}
-	return pool, closeFn, nil
+	// Serve with least privilege: the pool so far is the owner's.
+	appPool, err := e.appPool(ctx, pool, srv != nil)
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	if appPool != pool {
+		ownerClose := closeFn
+		closeFn = func() {
+			appPool.Close()
+			ownerClose()
+		}
+	}
+	return appPool, closeFn, nil
 }
 
 func ensureDatabase(ctx context.Context, adminURL, name string) error {

@@ -82,7 +82,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("import recipients: %w", err)
 	}
 	defer f.Close()
-	return withDB(ctx, env, nil, func(pool *pgxpool.Pool) error {
+	return withDBSealed(ctx, env, nil, func(pool *pgxpool.Pool) error {
 		sum, err := recipients.Import(ctx, pool, f, recipients.ImportOpts{BatchSize: *batch, Actor: "import:cli",
 			MaxRejections: max(*show, 1), DryRun: *dryRun, Encoding: encoding, Agencies: set})
 		if sum != nil {

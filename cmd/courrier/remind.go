@@ -67,7 +67,7 @@ func runRemind(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("%s: %w", *audFile, err)
 		}
 	}
-	return withDB(ctx, env, nil, func(pool *pgxpool.Pool) error {
+	return withDBSealed(ctx, env, nil, func(pool *pgxpool.Pool) error {
 		client, err := jobs.NewInsertClient(pool, env.logger())
 		if err != nil {
 			return err

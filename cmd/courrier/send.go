@@ -90,5 +90,5 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	} else {
 		fmt.Fprintf(env.Stdout, "notice %d already exists for key %q: nothing new\n", id, *key)
 	}
-	return nil
+	return sealNow(ctx, env, pool)
 }

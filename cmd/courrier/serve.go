@@ -128,6 +128,10 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	if err != nil {
 		return nil, err
 	}
+	ledgerKey, tsa, accept, err := e.ledgerConfig()
+	if err != nil {
+		return nil, err
+	}
 	threshold, err := e.int("COURRIER_APPROVAL_THRESHOLD", 0)
 	if err != nil {
 		return nil, err
@@ -174,7 +178,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 			if err := jobs.AddIntakeWorkers(w, pool, deadlines); err != nil {
 				return err
 			}
-			if err := jobs.AddComplianceWorkers(w, pool); err != nil {
+			if err := jobs.AddComplianceWorkers(w, pool, ledgerKey, tsa); err != nil {
 				return err
 			}
 			if err := bounces.addWorkers(w, pool, logger); err != nil {
@@ -196,7 +200,7 @@ func (e *Env) newApp(ctx context.Context, pool *pgxpool.Pool, rt *runtime) (*app
 	api := httpapi.NewServer(pool, logger)
 	(&httpapi.API{DB: pool, River: client, Logger: logger, Deadlines: deadlines, Agencies: rt.deps.Agencies}).Register(api)
 	auth := httpapi.Authenticate(pool)
-	api.Handle("GET /v1/compliance/{rule}", auth(httpapi.RequireScope("audit", compliance.Handler(pool))))
+	api.Handle("GET /v1/compliance/{rule}", auth(httpapi.RequireScope("audit", compliance.Handler(pool, accept))))
 	api.Handle("POST /v1/reminders", auth(httpapi.RequireScope("staff", httpapi.RemindersHandler(pool, client, campaignCfg, logger))))
 	registerAPIOps(api, pool, client, campaignCfg, logger)
 	e.mountOps(api, auth, pool, rt)

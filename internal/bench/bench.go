@@ -612,7 +612,9 @@ func (b *runner) fanoutOnly(ctx context.Context) error {
 	if _, err := b.pool.Exec(ctx, "DELETE FROM river_job WHERE kind = 'deliver_batch'"); err != nil {
 		return err
 	}
-	_, err = b.pool.Exec(ctx, "DELETE FROM notices WHERE campaign_id = $1", id)
+	// A notice's creation is a ledger event: it cannot be deleted, only
+	// cancelled (it is never delivered, so no report counts it).
+	_, err = b.pool.Exec(ctx, "UPDATE notices SET state = 'cancelled', state_reason = 'bench: fan-out only' WHERE campaign_id = $1", id)
 	return err
 }
 

@@ -40,7 +40,10 @@ func TestBenchSmallRunIsCorrect(t *testing.T) {
 
 	var events int
 	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM delivery_events`).Scan(&events))
-	require.Equal(t, 2000*2+2000*2+2*1000, events, "email: sending, delivered; sms: sending, sent; one bounced per DSN")
+	var notices int
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT count(*) FROM notices`).Scan(&notices))
+	require.Equal(t, notices+2000*2+2000*2+2*1000, events,
+		"one notice_created per notice; email: sending, delivered; sms: sending, sent; one bounced per DSN")
 
 	var out bytes.Buffer
 	rep.Print(&out)

@@ -19,16 +19,16 @@ const tailBatch = 5000
 // A first attempt on a channel (no earlier event on its delivery) of a
 // notice that already had a delivery on another channel is a fallback.
 const tailSQL = `
-SELECT c.position, e.event, e.provider_status, d.channel, d.provider, n.kind, n.test, n.created_at, e.occurred_at,
+SELECT c.idx + 1, e.event, e.provider_status, d.channel, d.provider, n.kind, n.test, n.created_at, e.occurred_at,
        e.event = 'sending'
        AND NOT EXISTS (SELECT 1 FROM delivery_events p WHERE p.delivery_id = e.delivery_id AND p.id < e.id)
        AND EXISTS (SELECT 1 FROM deliveries o WHERE o.notice_id = e.notice_id AND o.id <> e.delivery_id AND o.id < e.delivery_id)
-FROM ledger_chain c
+FROM ledger_leaves c
 JOIN delivery_events e ON e.id = c.event_id
 JOIN deliveries d ON d.id = e.delivery_id
 JOIN notices n ON n.id = e.notice_id
-WHERE c.position > $1
-ORDER BY c.position
+WHERE c.idx >= $1
+ORDER BY c.idx
 LIMIT $2`
 
 type tailRow struct {

@@ -120,8 +120,8 @@ func (m *Metrics) sampleSeal(ctx context.Context, pool *pgxpool.Pool) error {
 	var lastID int64
 	var lastAt float64
 	err := pool.QueryRow(ctx, `
-		SELECT coalesce(max(last_event_id), 0), coalesce(extract(epoch FROM max(sealed_at)), 0)::float8
-		FROM (SELECT last_event_id, sealed_at FROM ledger_seals ORDER BY last_position DESC LIMIT 1) s`).Scan(&lastID, &lastAt)
+		SELECT coalesce((SELECT event_id FROM ledger_leaves ORDER BY idx DESC LIMIT 1), 0),
+		       coalesce(extract(epoch FROM (SELECT max(signed_at) FROM ledger_checkpoints)), 0)::float8`).Scan(&lastID, &lastAt)
 	if err != nil {
 		return fmt.Errorf("sample ledger seals: %w", err)
 	}
