@@ -29,9 +29,10 @@ import (
 )
 
 type bundle struct {
-	pool *pgxpool.Pool
-	srv  *httptest.Server
-	acct map[string]*staff.Created
+	pool    *pgxpool.Pool
+	srv     *httptest.Server
+	acct    map[string]*staff.Created
+	console *Console
 }
 
 func setup(t *testing.T) *bundle { return setupBench(t) }
@@ -49,7 +50,7 @@ func setupBench(t testing.TB) *bundle {
 		Campaigns: &campaigns.Config{Templates: tpl}}
 	h, err := c.Handler()
 	require.NoError(t, err)
-	b := &bundle{pool: pool, srv: httptest.NewServer(h), acct: map[string]*staff.Created{}}
+	b := &bundle{pool: pool, srv: httptest.NewServer(h), acct: map[string]*staff.Created{}, console: c}
 	t.Cleanup(b.srv.Close)
 	for _, role := range staff.Roles {
 		cr, err := staff.Create(ctx, pool, staff.NewAccount{Login: string(role) + ".test", DisplayName: "Test " + string(role),
@@ -199,8 +200,8 @@ func TestConsolePages(t *testing.T) {
 	require.Contains(t, body, "Lefèvre")
 	require.Contains(t, body, "Aucun avis envoyé")
 	status, body = agent.get("/console/recipients/1234567/evidence")
-	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, body, `"format": "courrier-evidence-pack/2"`)
+	require.Equal(t, http.StatusConflict, status, "nothing sealed yet: no pack")
+	require.Contains(t, body, "pas encore scellé")
 
 	// Send one reminder: preview of every channel, then send; a double
 	// submit creates one notice.
@@ -226,6 +227,15 @@ func TestConsolePages(t *testing.T) {
 	var n int
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM notices WHERE created_by = 'staff:agent.test'`).Scan(&n))
 	require.Equal(t, 1, n)
+
+	// Once sealed, the beneficiary's evidence pack downloads and holds the
+	// notice just sent.
+	_, err := ledger.Seal(ctx, b.pool, ledger.SealOptions{Key: b.console.LedgerKey, Settle: time.Nanosecond})
+	require.NoError(t, err)
+	status, body = agent.get("/console/recipients/1234567/evidence")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `"format": "courrier-evidence-pack/2"`)
+	require.Contains(t, body, `"reminder_generic"`)
 
 	// Wrong role and missing CSRF are refused, and logged.
 	status, body = agent.get("/console/campaigns")

@@ -100,6 +100,11 @@ func (c *Console) recipientEvidence(w http.ResponseWriter, r *http.Request, s *s
 	if err == nil {
 		err = staff.Record(r.Context(), c.DB, s.Account, "evidence_download", fmt.Sprintf("recipient:%d", rec.ID), "")
 	}
+	if errors.Is(err, compliance.ErrInvalid) {
+		// Nothing sealed yet: the pack could prove nothing.
+		c.errorPage(w, r, s, http.StatusConflict, "Le registre n'est pas encore scellé : le dossier de preuves sera disponible après le prochain scellement (chaque minute).")
+		return
+	}
 	if err != nil {
 		c.fail(w, r, s, err)
 		return

@@ -16,17 +16,20 @@ const tailBatch = 5000
 // The tail reads sealed events in chain order after the stored cursor. The
 // cursor row is locked with SKIP LOCKED: when another serve process is
 // reading, this one skips its turn, so every event is counted once overall.
+// Every sealed event is counted, those of no delivery (a notice's or a
+// request's creation) with empty channel and provider labels.
 // A first attempt on a channel (no earlier event on its delivery) of a
 // notice that already had a delivery on another channel is a fallback.
 const tailSQL = `
-SELECT c.idx + 1, e.event, e.provider_status, d.channel, d.provider, n.kind, n.test, n.created_at, e.occurred_at,
+SELECT c.idx + 1, e.event, coalesce(e.provider_status, ''), coalesce(d.channel, ''), coalesce(d.provider, ''), coalesce(n.kind, ''),
+       coalesce(n.test, false), coalesce(n.created_at, e.occurred_at), e.occurred_at,
        e.event = 'sending'
        AND NOT EXISTS (SELECT 1 FROM delivery_events p WHERE p.delivery_id = e.delivery_id AND p.id < e.id)
        AND EXISTS (SELECT 1 FROM deliveries o WHERE o.notice_id = e.notice_id AND o.id <> e.delivery_id AND o.id < e.delivery_id)
 FROM ledger_leaves c
 JOIN delivery_events e ON e.id = c.event_id
-JOIN deliveries d ON d.id = e.delivery_id
-JOIN notices n ON n.id = e.notice_id
+LEFT JOIN deliveries d ON d.id = e.delivery_id -- notice and request events have no delivery
+LEFT JOIN notices n ON n.id = e.notice_id
 WHERE c.idx >= $1
 ORDER BY c.idx
 LIMIT $2`
