@@ -265,16 +265,7 @@ func DeliveriesForNotice(ctx context.Context, db DBTX, noticeID int64) ([]Delive
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries of notice %d: %w", noticeID, err)
 	}
-	defer rows.Close()
-	var out []Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return collect(rows, scanDelivery)
 }
 
 // EventsForNotice lists a notice's ledger events in order.
@@ -284,16 +275,7 @@ func EventsForNotice(ctx context.Context, db DBTX, noticeID int64) ([]Event, err
 	if err != nil {
 		return nil, fmt.Errorf("list events of notice %d: %w", noticeID, err)
 	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, scanEvent)
 }
 
 // StartAttempts records first attempts for many notices at once (a
@@ -450,14 +432,11 @@ func EventsByID(ctx context.Context, db DBTX, ids []int64) ([]Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load %d events: %w", len(ids), err)
 	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, scanEvent)
+}
+
+// collect reads every row with scan and closes rows: one loop for the
+// ledger's listings.
+func collect[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
 }
