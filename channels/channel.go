@@ -51,6 +51,8 @@ type Message struct {
 	// its date line ("Saint-Denis, le …").
 	Letterhead []string
 	Place      string
+	// Caf is the code of the beneficiary's Caf, for per-Caf rate limits.
+	Caf string
 }
 
 // Receipt is what a channel returns once the provider accepted a message.

@@ -43,3 +43,38 @@ func (r *rateLimited) Send(ctx context.Context, msg Message) (Receipt, error) {
 
 // Unwrap returns the rate-limited channel, so callers can reach its Close.
 func (r *rateLimited) Unwrap() Channel { return r.ch }
+
+// RateLimitedPerCaf returns a Channel that, before sending a message of a
+// Caf listed in perSecond, waits on that Caf's own limiter (one per Caf,
+// shared by every worker of the process); messages of other Cafs go straight
+// to ch. It composes with RateLimited: wrap the result in the deployment's
+// limit to keep both.
+func RateLimitedPerCaf(ch Channel, perSecond map[string]float64) Channel {
+	lims := map[string]waiter{}
+	for caf, r := range perSecond {
+		if r > 0 {
+			lims[caf] = rate.NewLimiter(rate.Limit(r), max(1, int(math.Ceil(r))))
+		}
+	}
+	if len(lims) == 0 {
+		return ch
+	}
+	return &perCafLimited{ch: ch, lims: lims}
+}
+
+type perCafLimited struct {
+	ch   Channel
+	lims map[string]waiter // read-only after construction
+}
+
+func (p *perCafLimited) Send(ctx context.Context, msg Message) (Receipt, error) {
+	if lim, ok := p.lims[msg.Caf]; ok {
+		if err := lim.Wait(ctx); err != nil {
+			return Receipt{}, &Error{Class: Transient, Msg: "rate limit of Caf " + msg.Caf + ": not sent", Err: err}
+		}
+	}
+	return p.ch.Send(ctx, msg)
+}
+
+// Unwrap returns the rate-limited channel, so callers can reach its Close.
+func (p *perCafLimited) Unwrap() Channel { return p.ch }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/time/rate"
@@ -82,4 +83,38 @@ func TestRateLimitedDisabled(t *testing.T) {
 	require.Same(t, Channel(inner), RateLimited(inner, 0, 0))
 	ch := RateLimited(inner, 50, 0)
 	require.Equal(t, 50, ch.(*rateLimited).lim.(*rate.Limiter).Burst())
+}
+
+// sendCounter is a channel that counts what it is asked to send.
+type sendCounter struct{ n map[string]int }
+
+func (s *sendCounter) Send(_ context.Context, msg Message) (Receipt, error) {
+	s.n[msg.Caf]++
+	return Receipt{Provider: "test"}, nil
+}
+
+// TestRateLimitedPerCaf: a Caf with a limit waits on its own limiter (a
+// second message within the same second cannot be sent before a short
+// deadline), while another Caf's messages are not held by it.
+func TestRateLimitedPerCaf(t *testing.T) {
+	t.Parallel()
+	inner := &sendCounter{n: map[string]int{}}
+	ch := RateLimitedPerCaf(inner, map[string]float64{"974": 1})
+	short := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 100*time.Millisecond)
+	}
+	ctx, cancel := short()
+	defer cancel()
+	_, err := ch.Send(ctx, Message{Caf: "974"})
+	require.NoError(t, err, "the first message of the second goes at once")
+	_, err = ch.Send(ctx, Message{Caf: "974"})
+	require.Error(t, err, "the second would have to wait about a second")
+	require.Equal(t, Transient, Classify(err).Class)
+	require.Contains(t, err.Error(), "Caf 974")
+	for range 5 {
+		_, err = ch.Send(ctx, Message{Caf: "751"})
+		require.NoError(t, err, "another Caf is not limited by 974's limit")
+	}
+	require.Equal(t, map[string]int{"974": 1, "751": 5}, inner.n)
+	require.Same(t, inner, RateLimitedPerCaf(inner, map[string]float64{"974": 0}), "no positive limit: the channel itself")
 }

@@ -64,6 +64,7 @@ func (d *Deps) sender(r *recipients.Recipient, msg *channels.Message) {
 			msg.Letterhead = []string{a.Name}
 		}
 		msg.Place = placeOf(msg.Letterhead)
+		msg.Caf = a.Code
 	}
 }
 

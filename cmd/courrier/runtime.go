@@ -90,6 +90,7 @@ func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.L
 		rt.Close()
 		return nil, err
 	}
+	perCafRates(chans, rt.deps.Rates, rt.deps.Agencies)
 	base, secret := e.Getenv("COURRIER_PUBLIC_URL"), e.Getenv("COURRIER_UNSUBSCRIBE_SECRET")
 	if !unsubscribeLinks(logger, base, secret) {
 		secret = ""
