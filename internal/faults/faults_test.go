@@ -28,6 +28,7 @@ import (
 	"github.com/courrier-dev/courrier/campaigns"
 	"github.com/courrier-dev/courrier/internal/pglocal"
 	"github.com/courrier-dev/courrier/jobs"
+	"github.com/courrier-dev/courrier/ledger"
 	"github.com/courrier-dev/courrier/migrations"
 )
 
@@ -160,12 +161,13 @@ func (c *capture) firstAfter(t time.Time, timeout time.Duration) time.Duration {
 // ---- the world: PostgreSQL, the binary, Twilio ----
 
 type world struct {
-	bin    string
-	pg     *pglocal.Server
-	pgOpts *pglocal.Options
-	port   int
-	dir    string
-	twilio *httptest.Server
+	bin       string
+	ledgerKey string // the ledger signing key every serve of the suite uses
+	pg        *pglocal.Server
+	pgOpts    *pglocal.Options
+	port      int
+	dir       string
+	twilio    *httptest.Server
 }
 
 var (
@@ -190,6 +192,9 @@ func setupWorld(t *testing.T) *world {
 		}
 		_ = os.Chmod(dir, 0o755)
 		w := &world{dir: dir, bin: filepath.Join(dir, "courrier")}
+		if w.ledgerKey, _, worldErr = ledger.GenerateKey("courrier-faults"); worldErr != nil {
+			return
+		}
 		build := exec.Command("go", "build", "-o", w.bin, "github.com/courrier-dev/courrier/cmd/courrier")
 		if out, err := build.CombinedOutput(); err != nil {
 			worldErr = fmt.Errorf("build courrier: %v\n%s", err, out)
@@ -263,6 +268,7 @@ func (s *scenario) start() {
 	cmd := exec.Command(s.w.bin, "serve", "--addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(),
 		"DATABASE_URL="+s.w.url(s.db),
+		ledger.KeyEnv+"="+s.w.ledgerKey,
 		"SMTP_URL=smtp://"+s.smtp.addr+"?tls=none",
 		"SMTP_CONNECTIONS=4",
 		"TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000", "TWILIO_AUTH_TOKEN=secret",
