@@ -425,7 +425,10 @@ func TestSMTPDown(t *testing.T) {
 	done := s.waitDone(15 * time.Minute)
 	lost, dups := s.report(end, recovered, done)
 	require.Zero(t, lost)
-	require.Zero(t, dups)
+	// A connection cut after the server took a message but before its reply
+	// reached courrier is the one ambiguous case: the message is sent again.
+	// The goal's bound: at most one per SMTP connection (SMTP_CONNECTIONS=4).
+	require.LessOrEqual(t, dups, 4)
 }
 
 // PostgreSQL is stopped for 20 s mid-campaign.
