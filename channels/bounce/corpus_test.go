@@ -24,7 +24,7 @@ func TestCorpus(t *testing.T) {
 		why      string
 	}
 	cases := map[string]want{
-		"postfix-user-unknown.eml":     {bounce.TypeBounce, "dsn", bounce.Hard, []string{"5.1.1"}, "status 5.1.1", ""},
+		"postfix_user_unknown.eml":     {bounce.TypeBounce, "dsn", bounce.Hard, []string{"5.1.1"}, "status 5.1.1", ""},
 		"exim-mailbox-full.eml":        {bounce.TypeBounce, "dsn", bounce.Soft, []string{"5.2.2"}, "status 5.2.2", ""},
 		"m365-recipient-not-found.eml": {bounce.TypeBounce, "dsn", bounce.Hard, []string{"5.1.10"}, "status 5.1.10", ""},
 		"gmail-no-such-user.eml":       {bounce.TypeBounce, "dsn", bounce.Hard, []string{"5.1.1"}, "status 5.1.1", ""},
