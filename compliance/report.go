@@ -219,6 +219,9 @@ type Report struct {
 	// ByCaf is the per-Caf breakdown of a national report (RunByCaf).
 	ByCaf       []CafReport `json:"by_caf,omitempty"`
 	GeneratedAt time.Time   `json:"generated_at"`
+	// Source is the projection the report was computed from (SourceNotices
+	// or SourceCoverage); both give the same report.
+	Source string `json:"-"`
 }
 
 // CafReport is one Caf's line in a national report's breakdown.
@@ -307,6 +310,7 @@ func collect(ctx context.Context, db DB, r *Report, specs []Metric, lists []List
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("%s report: %w", r.Rule, err)
 	}
+	sort.Slice(r.Evidence, func(i, j int) bool { return r.Evidence[i].Level < r.Evidence[j].Level })
 	// The rule's metrics in its order (zero when absent), then any others
 	// (per-year metrics) by name.
 	r.Metrics = nil

@@ -3,10 +3,14 @@ package compliance
 import (
 	"context"
 	"fmt"
-	"github.com/jackc/pgx/v5"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/courrier-dev/courrier/ledger"
 )
 
 // RuleFunc computes one rule's report over a period.
@@ -177,7 +181,7 @@ func newReport(name string, p Period) *Report {
 	r := Rules[name]
 	p.AsOf = p.asOf()
 	p.Accept = p.accepted()
-	return &Report{Rule: name, Title: r.Title, Target: r.Target, Period: p, GeneratedAt: time.Now().UTC()}
+	return &Report{Rule: name, Title: r.Title, Target: r.Target, Period: p, GeneratedAt: time.Now().UTC(), Source: SourceNotices}
 }
 
 // acceptSQL is the array of evidence levels the report accepts, and
@@ -214,19 +218,32 @@ func plus12(x string) string {
 
 const personalKinds = `('rights_opened', 'rights_changed', 'no_rights', 'yearly_statement')`
 
-// YearlyNotice computes the yearly-notice rule (see Rules for the definition).
-func YearlyNotice(ctx context.Context, db DB, p Period) (*Report, error) {
-	if err := p.validate(); err != nil {
-		return nil, err
-	}
-	r := newReport(RuleYearlyNotice, p)
-	horizon := p.To.Add(30 * 24 * time.Hour)
-	sql := `
+// yearlyBenSQL is the beneficiaries the yearly-notice rule judges.
+var yearlyBenSQL = `
 WITH ben AS (
 	SELECT r.id, r.ref, ` + plus12("r.joined_at") + ` AS due_from,
 	       greatest($1::timestamptz, ` + plus12("r.joined_at") + `) AS req_from
 	FROM recipients r WHERE r.active AND NOT r.test AND r.joined_at < $2 AND ` + inCafs("r.caf") + `
-), dn AS (
+)`
+
+// yearlyTail turns st (ref, due_from, req_from, last_until, status,
+// lapsed_at) into the report's rows.
+const yearlyTail = `, fin AS (
+	SELECT *, status <> 'not_covered' AND due_from < $3 AND coalesce(last_until, '-infinity') < $3 AS at_risk FROM st
+)
+SELECT 'count', status, NULL, NULL, NULL::timestamptz, count(*) FROM fin GROUP BY status
+UNION ALL SELECT 'count', 'due', NULL, NULL, NULL, count(*) FROM fin WHERE status <> 'not_yet_due'
+UNION ALL SELECT 'count', 'at_risk', NULL, NULL, NULL, count(*) FROM fin WHERE at_risk
+UNION ALL SELECT 'count', 'covered_bp', NULL, NULL, NULL,
+	CASE WHEN count(*) FILTER (WHERE status <> 'not_yet_due') = 0 THEN 10000
+	     ELSE count(*) FILTER (WHERE status = 'covered') * 10000 / count(*) FILTER (WHERE status <> 'not_yet_due') END FROM fin
+UNION ALL (SELECT 'list', 'not_covered', ref, NULL, lapsed_at, NULL FROM fin WHERE status = 'not_covered' ORDER BY ref)
+UNION ALL (SELECT 'list', 'at_risk', ref, NULL, greatest(due_from, coalesce(last_until, due_from)), NULL FROM fin WHERE at_risk ORDER BY ref)`
+
+// yearlyFromNotices computes the yearly-notice rule from the notice
+// projection: every personalised notice of the period, with a window
+// function per beneficiary. Any accepted evidence, any as-of.
+var yearlyFromNotices = yearlyBenSQL + `, dn AS (
 	SELECT n.id, n.recipient_id, n.delivered_at AS at, ` + plus12("n.delivered_at") + ` AS until, n.evidence AS ev
 	FROM (` + noticesSQL + `) n
 	WHERE n.delivered_at IS NOT NULL AND NOT n.test AND n.kind IN ` + personalKinds + `
@@ -251,18 +268,54 @@ WITH ben AS (
 	            WHEN a.gap_from IS NOT NULL THEN a.gap_from
 	            WHEN a.last_until < $2 THEN a.last_until END AS lapsed_at
 	FROM ben b LEFT JOIN agg a ON a.recipient_id = b.id
-), fin AS (
-	SELECT *, status <> 'not_covered' AND due_from < $3 AND coalesce(last_until, '-infinity') < $3 AS at_risk FROM st
-)
-SELECT 'count', status, NULL, NULL, NULL::timestamptz, count(*) FROM fin GROUP BY status
-UNION ALL SELECT 'count', 'due', NULL, NULL, NULL, count(*) FROM fin WHERE status <> 'not_yet_due'
-UNION ALL SELECT 'count', 'at_risk', NULL, NULL, NULL, count(*) FROM fin WHERE at_risk
-UNION ALL SELECT 'count', 'covered_bp', NULL, NULL, NULL,
-	CASE WHEN count(*) FILTER (WHERE status <> 'not_yet_due') = 0 THEN 10000
-	     ELSE count(*) FILTER (WHERE status = 'covered') * 10000 / count(*) FILTER (WHERE status <> 'not_yet_due') END FROM fin
-UNION ALL (SELECT 'list', 'not_covered', ref, NULL, lapsed_at, NULL FROM fin WHERE status = 'not_covered' ORDER BY ref)
-UNION ALL (SELECT 'list', 'at_risk', ref, NULL, greatest(due_from, coalesce(last_until, due_from)), NULL FROM fin WHERE at_risk ORDER BY ref)
+)` + yearlyTail + `
 UNION ALL ` + evidenceCounts(`SELECT DISTINCT id AS nid, ev FROM seq`)
+
+// yearlyFromCoverage computes the same rule from the coverage projection
+// ($4 is its mode), one row per beneficiary and binary searches in its
+// sorted arrays: k is the last coverage span starting at or before
+// req_from, i0 the last personalised notice whose coverage ends at or
+// before req_from, i1 the last one delivered before the period's end (so
+// notices i0+1..i1 are those the notice-based query walks). A span that
+// holds req_from and ends at or after the period's end covers it, whatever
+// was delivered after the end, since later notices only extend coverage
+// from their delivery on.
+var yearlyFromCoverage = yearlyBenSQL + `, bc AS (
+	SELECT b.ref, b.due_from, b.req_from, c.personal_until, c.personal_evidence, c.span_until,
+	       width_bucket(b.req_from, c.span_from) AS k,
+	       width_bucket(b.req_from, c.personal_until) AS i0,
+	       width_bucket($2::timestamptz - interval '1 microsecond', c.personal_at) AS i1
+	FROM ben b LEFT JOIN proj_coverage c ON c.recipient_id = b.id AND c.mode = $4 AND ` + inCafs("c.caf") + `
+), st AS (
+	SELECT ref, due_from, req_from, personal_evidence, i0, i1,
+	       CASE WHEN i1 > i0 THEN personal_until[i1] END AS last_until,
+	       CASE WHEN req_from >= $2 THEN 'not_yet_due'
+	            WHEN coalesce(k, 0) = 0 OR span_until[k] <= req_from THEN 'not_covered'
+	            WHEN span_until[k] < $2 THEN 'not_covered'
+	            ELSE 'covered' END AS status,
+	       CASE WHEN req_from >= $2 THEN NULL
+	            WHEN coalesce(k, 0) = 0 OR span_until[k] <= req_from THEN req_from
+	            WHEN span_until[k] < $2 THEN span_until[k] END AS lapsed_at
+	FROM bc
+)` + yearlyTail + `
+UNION ALL SELECT 'evidence', ev, NULL, NULL, NULL, count(*) FROM st, unnest(st.personal_evidence[st.i0 + 1:st.i1]) AS ev GROUP BY ev`
+
+// YearlyNotice computes the yearly-notice rule (see Rules for the definition).
+func YearlyNotice(ctx context.Context, db DB, p Period) (*Report, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	r := newReport(RuleYearlyNotice, p)
+	horizon := p.To.Add(30 * 24 * time.Hour)
+	mode, err := coverageMode(ctx, db, r.Period)
+	if err != nil {
+		return nil, err
+	}
+	sql, args := yearlyFromNotices, []any{p.From, p.To, horizon, r.Period.AsOf}
+	if mode != "" {
+		sql, args = yearlyFromCoverage, []any{p.From, p.To, horizon, mode}
+		r.Source = SourceCoverage
+	}
 	specs := []Metric{{Name: "beneficiaries_due", Unit: UnitCount}, {Name: "covered", Unit: UnitCount},
 		{Name: "not_covered", Unit: UnitCount}, {Name: "covered_share", Unit: UnitBasisPoints},
 		{Name: "at_risk", Unit: UnitCount}, {Name: "not_yet_due", Unit: UnitCount}}
@@ -270,7 +323,7 @@ UNION ALL ` + evidenceCounts(`SELECT DISTINCT id AS nid, ev FROM seq`)
 		{Name: "not_covered", Help: "beneficiaries without a covering notice at some instant of the period; at = first uncovered instant"},
 		{Name: "at_risk", Help: "beneficiaries whose coverage lapses within 30 days after the period; at = when it lapses"},
 	}
-	if err := collect(ctx, db, r, nil, lists, sql, p.From, p.To, horizon, r.Period.AsOf); err != nil {
+	if err := collect(ctx, db, r, nil, lists, sql, args...); err != nil {
 		return nil, err
 	}
 	// The SQL names (due, covered_bp) become the documented metric names.
@@ -288,13 +341,9 @@ UNION ALL ` + evidenceCounts(`SELECT DISTINCT id AS nid, ev FROM seq`)
 	return r, nil
 }
 
-// GeneralMailings computes the general-mailings rule.
-func GeneralMailings(ctx context.Context, db DB, p Period) (*Report, error) {
-	if err := p.validate(); err != nil {
-		return nil, err
-	}
-	r := newReport(RuleGeneralMailings, p)
-	sql := `
+// generalHead is the Paris years of the period and the beneficiaries the
+// general-mailings rule judges in each.
+var generalHead = `
 WITH years AS (
 	SELECT y, make_timestamptz(y, 1, 1, 0, 0, 0, 'Europe/Paris') AS ys, make_timestamptz(y + 1, 1, 1, 0, 0, 0, 'Europe/Paris') AS ye
 	FROM generate_series(extract(year FROM $1::timestamptz AT TIME ZONE 'Europe/Paris')::int,
@@ -302,15 +351,13 @@ WITH years AS (
 ), ben AS (
 	SELECT y.y, r.id, r.ref, r.joined_at <= y.ys AS full_year
 	FROM years y JOIN recipients r ON r.active AND r.joined_at < y.ye AND ` + inCafs("r.caf") + `
-), counted AS (
-	SELECT y.y, n.id, n.recipient_id, n.evidence AS ev
-	FROM years y JOIN (` + noticesSQL + `) n ON n.delivered_at >= y.ys AND n.delivered_at < y.ye
-	WHERE n.delivered_at IS NOT NULL AND NOT n.test AND n.kind = 'general_information' AND n.delivered_at <= $3
-), cnt AS (
-	SELECT y, recipient_id, count(*) AS c FROM counted GROUP BY y, recipient_id
-), f AS (
-	SELECT b.*, coalesce(c.c, 0) AS c FROM ben b LEFT JOIN cnt c ON c.y = b.y AND c.recipient_id = b.id
-), g AS (
+)`
+
+// generalTail turns f (y, ref, full_year, c = mailings received) into the
+// report's rows; delivered counts every delivered general mailing of the
+// years and evidence counts them by evidence level.
+func generalTail(delivered, evidence string) string {
+	return `), g AS (
 	SELECT y, count(*) FILTER (WHERE full_year) AS full_year,
 	       count(*) FILTER (WHERE full_year AND c >= 3) AS met,
 	       count(*) FILTER (WHERE full_year AND c < 3) AS below,
@@ -327,17 +374,57 @@ SELECT 'count', g.y || '.' || k, NULL, NULL, NULL::timestamptz, v FROM g,
 	                ('joined_mid_year', mid), ('joined_mid_year_below_3', mid_below)) AS x(k, v)
 UNION ALL SELECT 'count', 'below_target', NULL, NULL, NULL, count(*) FROM f WHERE full_year AND c < 3
 UNION ALL SELECT 'count', 'whole_year_beneficiaries', NULL, NULL, NULL, count(*) FROM f WHERE full_year
-UNION ALL SELECT 'count', 'delivered_general_mailings', NULL, NULL, NULL, count(*) FROM counted
+UNION ALL SELECT 'count', 'delivered_general_mailings', NULL, NULL, NULL, ` + delivered + `
 UNION ALL (SELECT 'list', 'below_target', ref, y::text, NULL, c FROM f WHERE full_year AND c < 3 ORDER BY y, ref)
 UNION ALL (SELECT 'list', 'joined_mid_year', ref, y::text, NULL, c FROM f WHERE NOT full_year ORDER BY y, ref)
-UNION ALL ` + evidenceCounts(`SELECT id AS nid, ev FROM counted`)
+UNION ALL ` + evidence
+}
+
+// generalFromNotices computes the general-mailings rule from the notice
+// projection: any accepted evidence, any as-of ($3).
+var generalFromNotices = generalHead + `, counted AS (
+	SELECT y.y, n.id, n.recipient_id, n.evidence AS ev
+	FROM years y JOIN (` + noticesSQL + `) n ON n.delivered_at >= y.ys AND n.delivered_at < y.ye
+	WHERE n.delivered_at IS NOT NULL AND NOT n.test AND n.kind = 'general_information' AND n.delivered_at <= $3
+), cnt AS (
+	SELECT y, recipient_id, count(*) AS c FROM counted GROUP BY y, recipient_id
+), f AS (
+	SELECT b.*, coalesce(c.c, 0) AS c FROM ben b LEFT JOIN cnt c ON c.y = b.y AND c.recipient_id = b.id
+` + generalTail(`count(*) FROM counted`, evidenceCounts(`SELECT id AS nid, ev FROM counted`))
+
+// generalFromCoverage computes it from the coverage projection ($3 is its
+// mode): each beneficiary's mailings of the year are one array look-up.
+var generalFromCoverage = generalHead + `, cov AS (
+	SELECT c.recipient_id, c.years, c.year_count, c.evidence_year, c.evidence_level, c.evidence_count
+	FROM proj_coverage c WHERE c.mode = $3 AND ` + inCafs("c.caf") + ` AND c.years && ARRAY(SELECT y FROM years)
+), f AS (
+	SELECT b.*, coalesce(c.year_count[array_position(c.years, b.y)], 0) AS c FROM ben b LEFT JOIN cov c ON c.recipient_id = b.id
+` + generalTail(`coalesce(sum(c.year_count[array_position(c.years, y.y)]), 0) FROM cov c CROSS JOIN years y`,
+	`SELECT 'evidence', e.lvl, NULL, NULL, NULL, sum(e.n) FROM cov c, unnest(c.evidence_year, c.evidence_level, c.evidence_count) AS e(y, lvl, n)
+	WHERE e.y IN (SELECT y FROM years) GROUP BY e.lvl`)
+
+// GeneralMailings computes the general-mailings rule.
+func GeneralMailings(ctx context.Context, db DB, p Period) (*Report, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	r := newReport(RuleGeneralMailings, p)
+	mode, err := coverageMode(ctx, db, r.Period)
+	if err != nil {
+		return nil, err
+	}
+	sql, args := generalFromNotices, []any{p.From, p.To, r.Period.AsOf}
+	if mode != "" {
+		sql, args = generalFromCoverage, []any{p.From, p.To, mode}
+		r.Source = SourceCoverage
+	}
 	specs := []Metric{{Name: "whole_year_beneficiaries", Unit: UnitCount}, {Name: "below_target", Unit: UnitCount},
 		{Name: "delivered_general_mailings", Unit: UnitCount}}
 	lists := []List{
 		{Name: "below_target", Help: "whole-year beneficiaries with fewer than 3 delivered general mailings; item = year, value = mailings"},
 		{Name: "joined_mid_year", Help: "beneficiaries who joined during the year (not prorated, not judged); item = year, value = mailings"},
 	}
-	if err := collect(ctx, db, r, specs, lists, sql, p.From, p.To, r.Period.AsOf); err != nil {
+	if err := collect(ctx, db, r, specs, lists, sql, args...); err != nil {
 		return nil, err
 	}
 	below, _ := r.Metric("below_target")
@@ -372,7 +459,7 @@ WITH q AS (
 	SELECT q.request AS external_id, q.recipient AS ref, q.received_at, q.received_at + make_interval(secs => $3) AS deadline,
 	       n.id AS notice_id, n.delivered_at, n.evidence AS ev
 	FROM proj_requests q
-	LEFT JOIN (` + noticesSQL + `) n ON n.id = q.` + rr.noticeCol + ` AND n.delivered_at IS NOT NULL AND n.delivered_at <= $4
+	LEFT JOIN LATERAL (` + noticesSQL + ` AND p.notice_id = q.` + rr.noticeCol + `) n ON n.delivered_at IS NOT NULL AND n.delivered_at <= $4
 	WHERE q.received_at >= $1 AND q.received_at < $2 AND ` + rr.filter + ` AND ` + inCafs("q.caf") + `
 ), s AS (
 	SELECT *, CASE WHEN delivered_at IS NOT NULL AND delivered_at <= deadline THEN 'in_time'
@@ -422,6 +509,55 @@ UNION ALL SELECT 'evidence', ev, NULL, NULL, NULL, count(*) FROM s WHERE deliver
 	// Integer comparison: exactly the target passes, no float rounding.
 	r.Pass = in*100 >= rr.targetPct*judged
 	return r, nil
+}
+
+// Sources a report can be computed from (Report.Source).
+const (
+	SourceNotices  = "proj_notices"
+	SourceCoverage = "proj_coverage"
+)
+
+type fromNoticesKey struct{}
+
+// withNotices makes the rules read the notice projection even where the
+// coverage projection could serve: tests compare the two.
+func withNotices(ctx context.Context) context.Context {
+	return context.WithValue(ctx, fromNoticesKey{}, true)
+}
+
+// coverageMode returns the coverage projection's mode that gives the
+// report exactly what the notice projection gives, or "" when there is
+// none: the accepted evidence must be the default (proven levels) or every
+// level; no delivery in the projection may be after the as-of instant
+// (the projection holds every sealed delivery); and a report over several
+// Cafs needs every beneficiary's notices under one Caf (a row per Caf
+// would count a beneficiary twice).
+func coverageMode(ctx context.Context, db DB, p Period) (string, error) {
+	if ctx.Value(fromNoticesKey{}) != nil {
+		return "", nil
+	}
+	acc := slices.Clone(p.accepted())
+	slices.Sort(acc)
+	acc = slices.Compact(acc)
+	var mode string
+	switch {
+	case slices.Equal(acc, DefaultAccepted()):
+		mode = ledger.CoverageProven
+	case slices.Equal(acc, knownLevels()):
+		mode = ledger.CoverageAny
+	default:
+		return "", nil
+	}
+	var ok bool
+	if err := db.QueryRow(ctx, `SELECT coalesce((SELECT max(last_at) FROM proj_coverage WHERE mode = $1) <= $2, true)
+		AND ($3 OR NOT EXISTS (SELECT 1 FROM proj_coverage WHERE mode = $1 AND cafs > 1))`,
+		mode, p.asOf(), len(p.Cafs) == 1).Scan(&ok); err != nil {
+		return "", fmt.Errorf("coverage projection: %w", err)
+	}
+	if !ok {
+		return "", nil
+	}
+	return mode, nil
 }
 
 // evidenceCounts counts the evidence levels of the distinct notices that

@@ -18,8 +18,8 @@ package ledger
 //
 //	— courrier-ledger <base64 signature>
 //
-// The projections reports read (project.go) are written in the same
-// transaction, from the same events. delivery_events is never updated, and
+// The projections reports read (project.go, coverage.go) are written in
+// the same transaction, from the same events. delivery_events is never updated, and
 // every ledger table refuses UPDATE, DELETE and TRUNCATE by trigger
 // (migrations 0006, 0010); the serving role may only INSERT and SELECT them
 // (migration 0011).
@@ -307,7 +307,14 @@ func sealBatch(ctx context.Context, conn *pgx.Conn, opts SealOptions, cutoff tim
 	for _, e := range events {
 		proj.Apply(e)
 	}
+	covered := proj.coverageRecipients()
 	if err := proj.save(ctx, tx); err != nil {
+		return 0, false, fmt.Errorf("seal: %w", err)
+	}
+	if err := rebuildCoverageIfMarked(ctx, tx); err != nil {
+		return 0, false, fmt.Errorf("seal: %w", err)
+	}
+	if err := updateCoverage(ctx, tx, covered); err != nil {
 		return 0, false, fmt.Errorf("seal: %w", err)
 	}
 

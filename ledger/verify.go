@@ -75,6 +75,7 @@ type VerifyResult struct {
 	Witnesses   int64       `json:"witnesses_checked"`
 	Notices     int64       `json:"projection_notices_checked"`
 	Requests    int64       `json:"projection_requests_checked"`
+	Coverage    int64       `json:"projection_coverage_checked"`
 	TreeSize    uint64      `json:"tree_size"`
 	RootHash    string      `json:"root_hash"`
 	Checkpoint  *Checkpoint `json:"checkpoint,omitempty"`
@@ -301,6 +302,9 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, opts VerifyOptions) (*Verif
 	}
 
 	if err := compareProjections(ctx, pool, proj, res, add); err != nil {
+		return nil, err
+	}
+	if err := compareCoverage(ctx, pool, proj, res, add); err != nil {
 		return nil, err
 	}
 	if err := crossCheck(ctx, pool, proj, sealedDeliveries, unsealedNotices, unsealedDeliveries, add); err != nil {
