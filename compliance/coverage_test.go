@@ -101,7 +101,7 @@ func TestCoverageReportsEqualNoticeReports(t *testing.T) {
 						p.AsOf, p.Accept = paris(2031, 1, 1, 0, 0, 0), accept
 						got, err := compliance.RunByCaf(f.ctx, f.pool, rule, p)
 						require.NoError(t, err)
-						want, err := compliance.RunByCaf(compliance.WithNotices(f.ctx), f.pool, rule, p)
+						want, err := compliance.RunByCaf(compliance.FromNotices(f.ctx), f.pool, rule, p)
 						require.NoError(t, err)
 						require.Equal(t, compliance.SourceNotices, want.Source)
 						if got.Source == compliance.SourceCoverage {
@@ -121,7 +121,7 @@ func TestCoverageReportsEqualNoticeReports(t *testing.T) {
 							got, err := compliance.Run(f.ctx, f.pool, rule, p)
 							require.NoError(t, err)
 							require.Equal(t, compliance.SourceCoverage, got.Source)
-							want, err := compliance.Run(compliance.WithNotices(f.ctx), f.pool, rule, p)
+							want, err := compliance.Run(compliance.FromNotices(f.ctx), f.pool, rule, p)
 							require.NoError(t, err)
 							got.GeneratedAt, want.GeneratedAt, got.Source = time.Time{}, time.Time{}, want.Source
 							require.Equal(t, want, got, "%s %v accept %v Caf %s", rule, pp, accept, caf)

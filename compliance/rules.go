@@ -519,9 +519,10 @@ const (
 
 type fromNoticesKey struct{}
 
-// withNotices makes the rules read the notice projection even where the
-// coverage projection could serve: tests compare the two.
-func withNotices(ctx context.Context) context.Context {
+// FromNotices returns a context in which the rules read the notice
+// projection even where the coverage projection could serve: the
+// reference the coverage is compared with (tests, the bench).
+func FromNotices(ctx context.Context) context.Context {
 	return context.WithValue(ctx, fromNoticesKey{}, true)
 }
 

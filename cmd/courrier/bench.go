@@ -28,7 +28,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		"  - end to end SMS: the same over an in-process Twilio-shaped HTTP sink;\n"+
 		"  - mixed (not in the default set): the email mailing again while single acknowledgements\n"+
 		"    are enqueued at --ack-rate per second; reports their enqueue→accepted p50/p99;\n"+
-		"  - compliance: each report over the resulting ledger.\n"+
+		"  - compliance: each report over the resulting ledger;\n"+
+		"  - reports (not in the default set): a history of --history-events ledger events seeded\n"+
+		"    over the beneficiaries (notices, deliveries, events, requests, projections), then\n"+
+		"    every compliance report timed: median of 3 runs, and once from proj_notices alone.\n"+
+		"    e.g. courrier bench --phases reports --recipients 1000000 --history-events 10000000\n"+
 		"Every phase reports CPU per item (this process / the rest of the machine) and the\n"+
 		"PostgreSQL WAL written per item. Prints a table and the ratios to the River baseline;\n"+
 		"--json writes the same as JSON.")
@@ -41,7 +45,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	cooldown := fs.Duration("fetch-cooldown", time.Millisecond, "River FetchCooldown")
 	conns := fs.Int("smtp-connections", 8, "SMTP connections (and messages sent at once per batch)")
 	poolSize := fs.Int("pool", 40, "PostgreSQL connections")
-	phases := fs.String("phases", "import,river,fanout,email,sms,letters,compliance,bounces", "phases to run, comma-separated: import, river, fanout, email, sms, mixed, letters, compliance, bounces")
+	phases := fs.String("phases", "import,river,fanout,email,sms,letters,compliance,bounces", "phases to run, comma-separated: import, river, fanout, email, sms, mixed, letters, compliance, bounces, reports")
+	historyEvents := fs.Int64("history-events", 0, "ledger events of the reports phase's seeded history (default 10 per beneficiary)")
 	jsonOut := fs.String("json", "", "also write the report as JSON to this file")
 	ackRate := fs.Int("ack-rate", 20, "single acknowledgements per second during the mixed phase")
 	processes := fs.Int("processes", 1, "processes working the end-to-end phases (this one included); each extra one\nis this binary's bench-worker, on the same database, its CPU counted as courrier's")
@@ -99,7 +104,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	opts := bench.Options{
 		Recipients: *n, BatchSize: *batch, FanoutBatch: *fanoutBatch, Workers: *workers, BulkWorkers: *bulk, FetchCooldown: *cooldown,
 		SMTPConns: *conns, Phases: strings.Split(*phases, ","), Logger: logger, AckRate: *ackRate,
-		Processes: *processes, SpawnWorker: spawnBenchWorker(u.String(), *poolSize, *workers, *bulk, *cooldown, *conns, *batch, *fanoutBatch),
+		Processes: *processes, HistoryEvents: *historyEvents, SpawnWorker: spawnBenchWorker(u.String(), *poolSize, *workers, *bulk, *cooldown, *conns, *batch, *fanoutBatch),
 		Compliance: func(ctx context.Context, pool *pgxpool.Pool) (map[string]float64, error) {
 			out := map[string]float64{}
 			period, err := compliance.ParsePeriod(time.Now().AddDate(-1, 0, 0).Format("2006-01-02"), time.Now().Format("2006-01-02"))

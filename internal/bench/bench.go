@@ -40,7 +40,10 @@ type Options struct {
 	BulkWorkers   int           // River MaxWorkers of the bulk queue (default 4)
 	FetchCooldown time.Duration // default 1ms
 	SMTPConns     int           // SMTP connections (default 8)
-	Phases        []string      // subset of import, river, fanout, email, sms, mixed, letters, compliance, bounces (default all but mixed)
+	Phases        []string      // subset of import, river, fanout, email, sms, mixed, letters, compliance, bounces, reports (default all but mixed and reports)
+	// HistoryEvents is the number of ledger events of the reports phase's
+	// seeded history (default 10 per beneficiary).
+	HistoryEvents int64
 	// Processes is the number of processes working the end-to-end phases,
 	// this one included (default 1). Each extra one is started with
 	// SpawnWorker and works the same queues on the same database.
@@ -86,6 +89,9 @@ func (o *Options) defaults() {
 	}
 	if o.AckRate <= 0 {
 		o.AckRate = 20
+	}
+	if o.HistoryEvents <= 0 {
+		o.HistoryEvents = 10 * int64(o.Recipients)
 	}
 	if len(o.Phases) == 0 {
 		o.Phases = []string{"import", "river", "fanout", "email", "sms", "letters", "compliance", "bounces"}
@@ -209,6 +215,11 @@ func Run(ctx context.Context, pool *pgxpool.Pool, opts Options) (*Report, error)
 	if opts.wants("bounces") {
 		if err := b.bounces(ctx); err != nil {
 			return nil, fmt.Errorf("bounces: %w", err)
+		}
+	}
+	if opts.wants("reports") {
+		if err := b.reportsPhase(ctx); err != nil {
+			return nil, fmt.Errorf("reports: %w", err)
 		}
 	}
 	if base := b.phase("river baseline (no-op jobs)"); base != nil && base.PerSecond > 0 {

@@ -1,0 +1,225 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/courrier-dev/courrier/compliance"
+	"github.com/courrier-dev/courrier/ledger"
+)
+
+// The reports phase: a history of HistoryEvents ledger events over the
+// beneficiaries (notices of the last two years, their deliveries and
+// events, requests), the projections built as sealing builds them, then
+// every compliance report timed.
+//
+// The history is generated inside PostgreSQL (INSERT … SELECT over the
+// beneficiaries, range by range), which moves no row over the wire and
+// fires the same triggers as the workers' writes: the notice-creation and
+// request events with their facts, the ledger's insert trigger. Sealing
+// 10,000,000 events with the real sealer would take half an hour on two
+// cores (Merkle tree, JSON facts, ~5,600 events/s), so the notice and
+// request projections are written by one statement each from the rows the
+// events were made from, with the sealer's rules (first proven and first
+// weak evidence per notice; a notice's Caf is its own, else its
+// beneficiary's), and the coverage projection by the sealer's own code
+// (ledger.RebuildCoverage). The Merkle tree is not built: reports do not
+// read it. TestReportsSeedAsSealed checks on a small history that the real
+// sealer, run afterwards, changes no projection row.
+
+// reportCafs are the Caf codes the seeded beneficiaries are spread over.
+var reportCafs = []string{"751", "130", "690", "330", "590", "974", "310", "440", "670", "060"}
+
+// seedHistory writes the history and its projections; it returns the
+// number of ledger events written.
+func (b *runner) seedHistory(ctx context.Context) (int64, error) {
+	n := int64(b.opts.Recipients)
+	perNotice := int64(2) // notice_created, then delivered (or sending, never confirmed)
+	k := max(b.opts.HistoryEvents/(perNotice*n), 3)
+	now := time.Now()
+	var lo, hi int64
+	if err := b.pool.QueryRow(ctx, `SELECT min(id), max(id) FROM recipients`).Scan(&lo, &hi); err != nil {
+		return 0, err
+	}
+	var before int64
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM delivery_events`).Scan(&before); err != nil {
+		return 0, err
+	}
+	const step = 50_000
+	for from := lo; from <= hi; from += step {
+		to := from + step - 1
+		if err := b.seedRange(ctx, from, to, k, now); err != nil {
+			return 0, err
+		}
+		b.progress("seeding history: beneficiaries %d/%d", min(to, hi)-lo+1, hi-lo+1)
+	}
+	b.progressDone()
+	if err := b.buildProjections(ctx); err != nil {
+		return 0, err
+	}
+	var after int64
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM delivery_events`).Scan(&after); err != nil {
+		return 0, err
+	}
+	return after - before, nil
+}
+
+// seedRange writes the history of beneficiaries from..to: k notices each
+// over the two years before now — a rights change, a yearly statement 10
+// to 13 months later (so some coverage lapses), the rest general mailings
+// spread over the two years — about 1 in 12 sent but never confirmed,
+// delivered by email (weak evidence), SMS or letter (proven); one request
+// in ten, answered by the rights-change notice.
+func (b *runner) seedRange(ctx context.Context, from, to, k int64, now time.Time) error {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	steps := []struct {
+		what, sql string
+		args      []any
+	}{
+		{"Cafs", `UPDATE recipients SET caf = ($3::text[])[1 + id % array_length($3::text[], 1)] WHERE id BETWEEN $1 AND $2`, []any{reportCafs}},
+		{"notices", `
+			INSERT INTO notices (recipient_id, kind, template_key, idempotency_key, state, created_at, sent_at, delivered_at)
+			SELECT r.id, x.kind, x.kind, 'hist-' || r.id || '-' || g, CASE WHEN x.ok THEN 'delivered' ELSE 'sent' END,
+			       x.t, x.t, CASE WHEN x.ok THEN x.t + interval '2 hours' END
+			FROM recipients r CROSS JOIN generate_series(1, $3::int) g
+			CROSS JOIN LATERAL (SELECT CASE g WHEN 1 THEN 'rights_changed' WHEN 2 THEN 'yearly_statement' ELSE 'general_information' END AS kind,
+			        (r.id + g) % 12 <> 0 AS ok,
+			        CASE g WHEN 1 THEN $4::timestamptz - interval '730 days' + (r.id * 7 % 200) * interval '1 day'
+			               WHEN 2 THEN $4::timestamptz - interval '730 days' + (r.id * 7 % 200 + 300 + r.id * 13 % 100) * interval '1 day'
+			               ELSE $4::timestamptz - interval '730 days' + ((g - 2.5) * 728.0 / ($3::int - 2))::float8 * interval '1 day' + (r.id % 86400) * interval '1 second'
+			        END AS t) x
+			WHERE r.id BETWEEN $1 AND $2`, []any{k, now}},
+		{"deliveries", `
+			INSERT INTO deliveries (notice_id, channel, provider, address, content_hash, state, attempt, created_at, sent_at, final_at)
+			SELECT n.id, (ARRAY['email', 'sms', 'letter'])[1 + n.id % 3], (ARRAY['smtp', 'twilio', 'print'])[1 + n.id % 3], '',
+			       'h', CASE WHEN n.delivered_at IS NULL THEN 'sent' ELSE 'delivered' END, 1, n.created_at, n.created_at, n.delivered_at
+			FROM notices n WHERE n.recipient_id BETWEEN $1 AND $2 AND n.idempotency_key LIKE 'hist-%'`, nil},
+		{"events", `
+			INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at, facts)
+			SELECT d.id, d.notice_id, CASE WHEN d.final_at IS NULL THEN 'sending' ELSE 'delivered' END, '', coalesce(d.final_at, d.sent_at),
+			       jsonb_build_object('channel', d.channel, 'provider', d.provider) ||
+			       CASE WHEN d.final_at IS NULL THEN '{}'::jsonb
+			            ELSE jsonb_build_object('evidence', CASE d.provider WHEN 'smtp' THEN 'smtp_accepted' WHEN 'twilio' THEN 'twilio_delivered' ELSE 'print_handed' END) END
+			FROM deliveries d JOIN notices n ON n.id = d.notice_id
+			WHERE n.recipient_id BETWEEN $1 AND $2 AND n.idempotency_key LIKE 'hist-%' ORDER BY d.id`, nil},
+		{"requests", `
+			INSERT INTO requests (external_id, recipient_id, kind, minimum_income, channel, received_at, ack_due_by, answer_due_by, ack_notice_id, answer_notice_id)
+			SELECT 'hist-q' || r.id, r.id, CASE WHEN r.id % 50 = 0 THEN 'complaint' ELSE 'benefit_claim' END, r.id % 7 = 0,
+			       CASE WHEN r.id % 4 = 0 THEN 'post' ELSE 'online' END,
+			       n.created_at - (r.id % 20) * interval '1 day', n.created_at - (r.id % 20) * interval '1 day' + interval '5 days',
+			       n.created_at - (r.id % 20) * interval '1 day' + interval '15 days', n.id, n.id
+			FROM recipients r JOIN notices n ON n.recipient_id = r.id AND n.idempotency_key = 'hist-' || r.id || '-1'
+			WHERE r.id BETWEEN $1 AND $2 AND r.id % 10 = 0`, nil},
+	}
+	for _, s := range steps {
+		if _, err := tx.Exec(ctx, s.sql, append([]any{from, to}, s.args...)...); err != nil {
+			return fmt.Errorf("seed %s of beneficiaries %d-%d: %w", s.what, from, to, err)
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// buildProjections writes the notice, request and coverage projections of
+// the seeded history as the sealer would (see the top of this file).
+func (b *runner) buildProjections(ctx context.Context) error {
+	steps := []struct{ what, sql string }{
+		{"notice projection", `
+			INSERT INTO proj_notices (notice_id, recipient, recipient_id, caf, kind, test, campaign_id, created_at, due_by,
+			    proven_level, proven_at, proven_channel, weak_level, weak_at, weak_channel)
+			SELECT n.id, r.ref, n.recipient_id, coalesce(nullif(n.caf, ''), r.caf, ''), n.kind, n.test, n.campaign_id, n.created_at, n.due_by,
+			       CASE WHEN d.final_at IS NOT NULL AND d.provider <> 'smtp' THEN (CASE d.provider WHEN 'twilio' THEN 'twilio_delivered' ELSE 'print_handed' END) ELSE '' END,
+			       CASE WHEN d.provider <> 'smtp' THEN d.final_at END,
+			       CASE WHEN d.final_at IS NOT NULL AND d.provider <> 'smtp' THEN d.channel ELSE '' END,
+			       CASE WHEN d.final_at IS NOT NULL AND d.provider = 'smtp' THEN 'smtp_accepted' ELSE '' END,
+			       CASE WHEN d.provider = 'smtp' THEN d.final_at END,
+			       CASE WHEN d.final_at IS NOT NULL AND d.provider = 'smtp' THEN d.channel ELSE '' END
+			FROM notices n JOIN recipients r ON r.id = n.recipient_id JOIN deliveries d ON d.notice_id = n.id
+			WHERE n.idempotency_key LIKE 'hist-%'
+			ON CONFLICT (notice_id) DO NOTHING`},
+		{"request projection", `
+			INSERT INTO proj_requests (request, recipient, recipient_id, caf, kind, minimum_income, channel, received_at,
+			    ack_due_by, answer_due_by, ack_notice_id, answer_notice_id)
+			SELECT q.external_id, r.ref, q.recipient_id, coalesce(r.caf, ''), q.kind, q.minimum_income, q.channel, q.received_at,
+			       q.ack_due_by, q.answer_due_by, q.ack_notice_id, q.answer_notice_id
+			FROM requests q JOIN recipients r ON r.id = q.recipient_id WHERE q.external_id LIKE 'hist-q%'
+			ON CONFLICT (request) DO NOTHING`},
+	}
+	for _, s := range steps {
+		b.progress("seeding history: %s", s.what)
+		if _, err := b.pool.Exec(ctx, s.sql); err != nil {
+			return fmt.Errorf("seed %s: %w", s.what, err)
+		}
+	}
+	b.progress("seeding history: coverage projection")
+	if _, err := ledger.RebuildCoverage(ctx, b.pool); err != nil {
+		return err
+	}
+	if _, err := b.pool.Exec(ctx, `DELETE FROM proj_coverage_rebuild`); err != nil {
+		return err
+	}
+	b.progressDone()
+	_, err := b.pool.Exec(ctx, `VACUUM ANALYZE`)
+	return err
+}
+
+// reportsPhase seeds the history and times every report over the current
+// Paris calendar year: the median of three runs from the projections the
+// reports read, and one run from the notice projection alone (how the
+// yearly-notice and general-mailings reports were computed before the
+// coverage projection).
+func (b *runner) reportsPhase(ctx context.Context) error {
+	b.startPhase()
+	start := time.Now()
+	events, err := b.seedHistory(ctx)
+	if err != nil {
+		return err
+	}
+	var notices int64
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM proj_notices`).Scan(&notices); err != nil {
+		return err
+	}
+	b.record(ctx, Phase{Name: "reports: seed history", Count: int(events), Seconds: time.Since(start).Seconds(),
+		Note: fmt.Sprintf("%d beneficiaries, %d notices, %d ledger events (projections built as sealing would)", b.opts.Recipients, notices, events)})
+
+	y := time.Now().In(compliance.Paris).Year()
+	p, err := compliance.ParsePeriod(fmt.Sprintf("%d-01-01", y), fmt.Sprintf("%d-12-31", y))
+	if err != nil {
+		return err
+	}
+	if b.rep.Compliance == nil {
+		b.rep.Compliance = map[string]float64{}
+	}
+	for _, rule := range compliance.RuleNames() {
+		var runs []float64
+		var source string
+		b.startPhase()
+		for range 3 {
+			t0 := time.Now()
+			r, err := compliance.Run(ctx, b.pool, rule, p)
+			if err != nil {
+				return fmt.Errorf("%s: %w", rule, err)
+			}
+			runs = append(runs, time.Since(t0).Seconds())
+			source = r.Source
+			b.progress("reports: %s %.2fs", rule, runs[len(runs)-1])
+		}
+		slices.Sort(runs)
+		t0 := time.Now()
+		if _, err := compliance.Run(compliance.FromNotices(ctx), b.pool, rule, p); err != nil {
+			return fmt.Errorf("%s from the notices: %w", rule, err)
+		}
+		fromNotices := time.Since(t0).Seconds()
+		b.progressDone()
+		b.rep.Compliance[rule] = runs[1]
+		b.rep.Compliance[rule+" (from proj_notices)"] = fromNotices
+		b.record(ctx, Phase{Name: "report " + rule, Count: b.opts.Recipients, Seconds: runs[1],
+			Note: fmt.Sprintf("p50 of %.2f/%.2f/%.2f s from %s; %.2f s from proj_notices alone; period %d", runs[0], runs[1], runs[2], source, fromNotices, y)})
+	}
+	return nil
+}
