@@ -106,8 +106,8 @@ flags:
 			}
 			return fmt.Errorf("%w: %s", errLedgerBroken, res.Breaks[0])
 		}
-		fmt.Fprintf(env.Stdout, "OK %d events in a Merkle tree of size %d, root %s; %d signed checkpoints (%d timestamps checked), %d witnesses; projections match for %d notices and %d requests (%s)\n",
-			res.Events, res.TreeSize, res.RootHash, res.Checkpoints, res.Timestamps, res.Witnesses, res.Notices, res.Requests, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(env.Stdout, "OK %d events in a Merkle tree of size %d, root %s; %d signed checkpoints (%d timestamps checked), %d witnesses; projections match for %d notices, %d requests and %d coverage rows (%s)\n",
+			res.Events, res.TreeSize, res.RootHash, res.Checkpoints, res.Timestamps, res.Witnesses, res.Notices, res.Requests, res.Coverage, time.Since(start).Round(time.Millisecond))
 		if res.Unsealed > 0 {
 			fmt.Fprintf(env.Stdout, "NOT SEALED %d events recorded after the last seal: they prove nothing until sealed (courrier seal, or serve seals every minute)\n", res.Unsealed)
 		}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/courrier-dev/courrier/compliance"
 	"github.com/courrier-dev/courrier/ledger"
 )
@@ -32,9 +34,65 @@ import (
 // reportCafs are the Caf codes the seeded beneficiaries are spread over.
 var reportCafs = []string{"751", "130", "690", "330", "590", "974", "310", "440", "670", "060"}
 
+// bulkTables are the tables the history fills; their secondary indexes
+// are dropped while it is written and built again afterwards (a sorted
+// build is several times cheaper than millions of index insertions).
+var bulkTables = []string{"notices", "deliveries", "delivery_events", "requests"}
+
+// dropIndexes drops the secondary indexes of bulkTables (not those behind a
+// primary key or a unique constraint) and returns their definitions.
+func dropIndexes(ctx context.Context, conn *pgxpool.Conn) ([]string, error) {
+	rows, err := conn.Query(ctx, `
+		SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+		WHERE i.indrelid = ANY(SELECT unnest($1::text[])::regclass)
+		  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)`, bulkTables)
+	if err != nil {
+		return nil, err
+	}
+	var names, defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		names, defs = append(names, name), append(defs, def)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if _, err := conn.Exec(ctx, `DROP INDEX `+n); err != nil {
+			return nil, err
+		}
+	}
+	return defs, nil
+}
+
 // seedHistory writes the history and its projections; it returns the
 // number of ledger events written.
+//
+// As a superuser it writes with session_replication_role = replica: no
+// trigger fires (neither the foreign-key checks, redundant here, nor the
+// ledger's insert triggers), so it writes the events those triggers would
+// write itself, with the same facts (migration 0010), and drops the
+// secondary indexes of the tables it fills while it writes them.
 func (b *runner) seedHistory(ctx context.Context) (int64, error) {
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	bulk := false
+	var indexes []string
+	if _, err := conn.Exec(ctx, `SET session_replication_role = replica`); err == nil {
+		bulk = true
+		defer func() { _, _ = conn.Exec(context.Background(), `SET session_replication_role = DEFAULT`) }()
+		if indexes, err = dropIndexes(ctx, conn); err != nil {
+			return 0, fmt.Errorf("drop indexes for the seeding: %w", err)
+		}
+	}
 	n := int64(b.opts.Recipients)
 	perNotice := int64(2) // notice_created, then delivered (or sending, never confirmed)
 	k := max(b.opts.HistoryEvents/(perNotice*n), 3)
@@ -50,10 +108,16 @@ func (b *runner) seedHistory(ctx context.Context) (int64, error) {
 	const step = 50_000
 	for from := lo; from <= hi; from += step {
 		to := from + step - 1
-		if err := b.seedRange(ctx, from, to, k, now); err != nil {
+		if err := b.seedRange(ctx, conn, from, to, k, now, bulk); err != nil {
 			return 0, err
 		}
 		b.progress("seeding history: beneficiaries %d/%d", min(to, hi)-lo+1, hi-lo+1)
+	}
+	for i, def := range indexes {
+		b.progress("seeding history: index %d/%d", i+1, len(indexes))
+		if _, err := conn.Exec(ctx, def); err != nil {
+			return 0, fmt.Errorf("rebuild index: %w", err)
+		}
 	}
 	b.progressDone()
 	if err := b.buildProjections(ctx); err != nil {
@@ -72,8 +136,8 @@ func (b *runner) seedHistory(ctx context.Context) (int64, error) {
 // spread over the two years — about 1 in 12 sent but never confirmed,
 // delivered by email (weak evidence), SMS or letter (proven); one request
 // in ten, answered by the rights-change notice.
-func (b *runner) seedRange(ctx context.Context, from, to, k int64, now time.Time) error {
-	tx, err := b.pool.Begin(ctx)
+func (b *runner) seedRange(ctx context.Context, conn *pgxpool.Conn, from, to, k int64, now time.Time, bulk bool) error {
+	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -95,17 +159,19 @@ func (b *runner) seedRange(ctx context.Context, from, to, k int64, now time.Time
 			               ELSE $4::timestamptz - interval '730 days' + ((g - 2.5) * 728.0 / ($3::int - 2))::float8 * interval '1 day' + (r.id % 86400) * interval '1 second'
 			        END AS t) x
 			WHERE r.id BETWEEN $1 AND $2`, []any{k, now}},
+		{"notice_created events", noticeCreatedSQL, nil},
 		{"deliveries", `
 			INSERT INTO deliveries (notice_id, channel, provider, address, content_hash, state, attempt, created_at, sent_at, final_at)
 			SELECT n.id, (ARRAY['email', 'sms', 'letter'])[1 + n.id % 3], (ARRAY['smtp', 'twilio', 'print'])[1 + n.id % 3], '',
 			       'h', CASE WHEN n.delivered_at IS NULL THEN 'sent' ELSE 'delivered' END, 1, n.created_at, n.created_at, n.delivered_at
 			FROM notices n WHERE n.recipient_id BETWEEN $1 AND $2 AND n.idempotency_key LIKE 'hist-%'`, nil},
 		{"events", `
-			INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at, facts)
+			INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at, facts, recorded_at)
 			SELECT d.id, d.notice_id, CASE WHEN d.final_at IS NULL THEN 'sending' ELSE 'delivered' END, '', coalesce(d.final_at, d.sent_at),
 			       jsonb_build_object('channel', d.channel, 'provider', d.provider) ||
 			       CASE WHEN d.final_at IS NULL THEN '{}'::jsonb
-			            ELSE jsonb_build_object('evidence', CASE d.provider WHEN 'smtp' THEN 'smtp_accepted' WHEN 'twilio' THEN 'twilio_delivered' ELSE 'print_handed' END) END
+			            ELSE jsonb_build_object('evidence', CASE d.provider WHEN 'smtp' THEN 'smtp_accepted' WHEN 'twilio' THEN 'twilio_delivered' ELSE 'print_handed' END) END,
+			       clock_timestamp()
 			FROM deliveries d JOIN notices n ON n.id = d.notice_id
 			WHERE n.recipient_id BETWEEN $1 AND $2 AND n.idempotency_key LIKE 'hist-%' ORDER BY d.id`, nil},
 		{"requests", `
@@ -116,14 +182,54 @@ func (b *runner) seedRange(ctx context.Context, from, to, k int64, now time.Time
 			       n.created_at - (r.id % 20) * interval '1 day' + interval '15 days', n.id, n.id
 			FROM recipients r JOIN notices n ON n.recipient_id = r.id AND n.idempotency_key = 'hist-' || r.id || '-1'
 			WHERE r.id BETWEEN $1 AND $2 AND r.id % 10 = 0`, nil},
+		{"request events", requestEventsSQL, nil},
 	}
 	for _, s := range steps {
+		if !bulk && (s.sql == noticeCreatedSQL || s.sql == requestEventsSQL) {
+			continue // the triggers wrote them
+		}
 		if _, err := tx.Exec(ctx, s.sql, append([]any{from, to}, s.args...)...); err != nil {
 			return fmt.Errorf("seed %s of beneficiaries %d-%d: %w", s.what, from, to, err)
 		}
 	}
 	return tx.Commit(ctx)
 }
+
+// noticeCreatedSQL and requestEventsSQL write the events the triggers of
+// migration 0010 write (courrier_notices_created, courrier_requests_recorded),
+// when the seeding runs without triggers.
+const (
+	noticeCreatedSQL = `
+		INSERT INTO delivery_events (notice_id, event, detail, occurred_at, facts, recorded_at)
+		SELECT n.id, 'notice_created', '', n.created_at,
+		       jsonb_build_object(
+		           'kind', n.kind, 'template_key', n.template_key,
+		           'recipient', r.ref, 'recipient_id', n.recipient_id::text,
+		           'caf', coalesce(nullif(n.caf, ''), r.caf, ''),
+		           'due_by', courrier_ts(n.due_by), 'test', n.test::text,
+		           'campaign_id', coalesce(n.campaign_id::text, ''),
+		           'created_by', n.created_by, 'created_at', courrier_ts(n.created_at)), clock_timestamp()
+		FROM notices n JOIN recipients r ON r.id = n.recipient_id
+		WHERE n.recipient_id BETWEEN $1 AND $2 AND n.idempotency_key LIKE 'hist-%'
+		ORDER BY n.id`
+	requestEventsSQL = `
+		INSERT INTO delivery_events (notice_id, event, detail, occurred_at, facts, recorded_at)
+		SELECT x.notice_id, x.event, '', x.occurred_at, x.facts, clock_timestamp() FROM (
+		    SELECT q.id, 0 AS o, NULL::bigint AS notice_id, 'request_received' AS event, q.received_at AS occurred_at, jsonb_build_object(
+		           'request', q.external_id, 'recipient', r.ref, 'recipient_id', q.recipient_id::text, 'caf', coalesce(r.caf, ''),
+		           'kind', q.kind, 'minimum_income', q.minimum_income::text, 'channel', q.channel,
+		           'received_at', courrier_ts(q.received_at), 'ack_due_by', courrier_ts(q.ack_due_by),
+		           'answer_due_by', courrier_ts(q.answer_due_by)) AS facts
+		    FROM requests q JOIN recipients r ON r.id = q.recipient_id
+		    WHERE q.recipient_id BETWEEN $1 AND $2 AND q.external_id LIKE 'hist-q%'
+		    UNION ALL
+		    SELECT q.id, 1, q.ack_notice_id, 'request_linked', clock_timestamp(), jsonb_build_object('request', q.external_id, 'role', 'ack')
+		    FROM requests q WHERE q.recipient_id BETWEEN $1 AND $2 AND q.external_id LIKE 'hist-q%' AND q.ack_notice_id IS NOT NULL
+		    UNION ALL
+		    SELECT q.id, 2, q.answer_notice_id, 'request_linked', clock_timestamp(), jsonb_build_object('request', q.external_id, 'role', 'answer')
+		    FROM requests q WHERE q.recipient_id BETWEEN $1 AND $2 AND q.external_id LIKE 'hist-q%' AND q.answer_notice_id IS NOT NULL
+		) x ORDER BY x.id, x.o`
+)
 
 // buildProjections writes the notice, request and coverage projections of
 // the seeded history as the sealer would (see the top of this file).
