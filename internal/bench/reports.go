@@ -130,13 +130,15 @@ func (b *runner) seedHistory(ctx context.Context) (int64, error) {
 	return after - before, nil
 }
 
-// seedRange writes the history of beneficiaries from..to: k notices each
-// over the two years before now — a rights change, a yearly statement 10
-// to 13 months later (so some coverage lapses), the rest general mailings
-// spread over the two years — about 1 in 12 sent but never confirmed,
-// delivered by email (weak evidence), SMS or letter (proven); one request
-// in ten, answered by the rights-change notice.
+// seedRange writes the history of beneficiaries from..to: k notices each —
+// a rights change 11 to 10 months before this year's 1 January, a yearly
+// statement 11 to 12 months after it (so that most beneficiaries are
+// covered all year), the rest general mailings spread over the two years
+// before now — 1 in 40 sent but never confirmed, delivered by email
+// (presumed delivered: the bounce wait is over), SMS or letter; one request
+// in ten, answered by the yearly statement.
 func (b *runner) seedRange(ctx context.Context, conn *pgxpool.Conn, from, to, k int64, now time.Time, bulk bool) error {
+	yearStart := time.Date(now.In(compliance.Paris).Year(), 1, 1, 0, 0, 0, 0, compliance.Paris)
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
@@ -153,12 +155,13 @@ func (b *runner) seedRange(ctx context.Context, conn *pgxpool.Conn, from, to, k 
 			       x.t, x.t, CASE WHEN x.ok THEN x.t + interval '2 hours' END
 			FROM recipients r CROSS JOIN generate_series(1, $3::int) g
 			CROSS JOIN LATERAL (SELECT CASE g WHEN 1 THEN 'rights_changed' WHEN 2 THEN 'yearly_statement' ELSE 'general_information' END AS kind,
-			        (r.id + g) % 12 <> 0 AS ok,
-			        CASE g WHEN 1 THEN $4::timestamptz - interval '730 days' + (r.id * 7 % 200) * interval '1 day'
-			               WHEN 2 THEN $4::timestamptz - interval '730 days' + (r.id * 7 % 200 + 300 + r.id * 13 % 100) * interval '1 day'
+			        (r.id + g) % 40 <> 0 AS ok,
+			        CASE g WHEN 1 THEN y.first
+			               WHEN 2 THEN least(y.first + (335 + r.id * 13 % 25) * interval '1 day', $4::timestamptz - interval '1 day')
 			               ELSE $4::timestamptz - interval '730 days' + ((g - 2.5) * 728.0 / ($3::int - 2))::float8 * interval '1 day' + (r.id % 86400) * interval '1 second'
-			        END AS t) x
-			WHERE r.id BETWEEN $1 AND $2`, []any{k, now}},
+			        END AS t
+			        FROM (SELECT $5::timestamptz - interval '330 days' + (r.id * 7 % 30) * interval '1 day' + (r.id % 86400) * interval '1 second' AS first) y) x
+			WHERE r.id BETWEEN $1 AND $2`, []any{k, now, yearStart}},
 		{"notice_created events", noticeCreatedSQL, nil},
 		{"deliveries", `
 			INSERT INTO deliveries (notice_id, channel, provider, address, content_hash, state, attempt, created_at, sent_at, final_at)
@@ -170,7 +173,7 @@ func (b *runner) seedRange(ctx context.Context, conn *pgxpool.Conn, from, to, k 
 			SELECT d.id, d.notice_id, CASE WHEN d.final_at IS NULL THEN 'sending' ELSE 'delivered' END, '', coalesce(d.final_at, d.sent_at),
 			       jsonb_build_object('channel', d.channel, 'provider', d.provider) ||
 			       CASE WHEN d.final_at IS NULL THEN '{}'::jsonb
-			            ELSE jsonb_build_object('evidence', CASE d.provider WHEN 'smtp' THEN 'smtp_accepted' WHEN 'twilio' THEN 'twilio_delivered' ELSE 'print_handed' END) END,
+			            ELSE jsonb_build_object('evidence', CASE d.provider WHEN 'smtp' THEN 'presumed_delivered' WHEN 'twilio' THEN 'twilio_delivered' ELSE 'print_handed' END) END,
 			       clock_timestamp()
 			FROM deliveries d JOIN notices n ON n.id = d.notice_id
 			WHERE n.recipient_id BETWEEN $1 AND $2 AND n.idempotency_key LIKE 'hist-%' ORDER BY d.id`, nil},
@@ -180,7 +183,7 @@ func (b *runner) seedRange(ctx context.Context, conn *pgxpool.Conn, from, to, k 
 			       CASE WHEN r.id % 4 = 0 THEN 'post' ELSE 'online' END,
 			       n.created_at - (r.id % 20) * interval '1 day', n.created_at - (r.id % 20) * interval '1 day' + interval '5 days',
 			       n.created_at - (r.id % 20) * interval '1 day' + interval '15 days', n.id, n.id
-			FROM recipients r JOIN notices n ON n.recipient_id = r.id AND n.idempotency_key = 'hist-' || r.id || '-1'
+			FROM recipients r JOIN notices n ON n.recipient_id = r.id AND n.idempotency_key = 'hist-' || r.id || '-2'
 			WHERE r.id BETWEEN $1 AND $2 AND r.id % 10 = 0`, nil},
 		{"request events", requestEventsSQL, nil},
 	}
@@ -239,12 +242,8 @@ func (b *runner) buildProjections(ctx context.Context) error {
 			INSERT INTO proj_notices (notice_id, recipient, recipient_id, caf, kind, test, campaign_id, created_at, due_by,
 			    proven_level, proven_at, proven_channel, weak_level, weak_at, weak_channel)
 			SELECT n.id, r.ref, n.recipient_id, coalesce(nullif(n.caf, ''), r.caf, ''), n.kind, n.test, n.campaign_id, n.created_at, n.due_by,
-			       CASE WHEN d.final_at IS NOT NULL AND d.provider <> 'smtp' THEN (CASE d.provider WHEN 'twilio' THEN 'twilio_delivered' ELSE 'print_handed' END) ELSE '' END,
-			       CASE WHEN d.provider <> 'smtp' THEN d.final_at END,
-			       CASE WHEN d.final_at IS NOT NULL AND d.provider <> 'smtp' THEN d.channel ELSE '' END,
-			       CASE WHEN d.final_at IS NOT NULL AND d.provider = 'smtp' THEN 'smtp_accepted' ELSE '' END,
-			       CASE WHEN d.provider = 'smtp' THEN d.final_at END,
-			       CASE WHEN d.final_at IS NOT NULL AND d.provider = 'smtp' THEN d.channel ELSE '' END
+			       CASE WHEN d.final_at IS NOT NULL THEN (CASE d.provider WHEN 'smtp' THEN 'presumed_delivered' WHEN 'twilio' THEN 'twilio_delivered' ELSE 'print_handed' END) ELSE '' END,
+			       d.final_at, CASE WHEN d.final_at IS NOT NULL THEN d.channel ELSE '' END, '', NULL, ''
 			FROM notices n JOIN recipients r ON r.id = n.recipient_id JOIN deliveries d ON d.notice_id = n.id
 			WHERE n.idempotency_key LIKE 'hist-%'
 			ON CONFLICT (notice_id) DO NOTHING`},
