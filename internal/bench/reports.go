@@ -133,8 +133,8 @@ func (b *runner) seedHistory(ctx context.Context) (int64, error) {
 // seedRange writes the history of beneficiaries from..to: k notices each —
 // a rights change 11 to 10 months before this year's 1 January, a yearly
 // statement 11 to 12 months after it (so that most beneficiaries are
-// covered all year), the rest general mailings spread over the two years
-// before now — 1 in 40 sent but never confirmed, delivered by email
+// covered all year), the rest general mailings spread over this year
+// until now — 1 in 40 sent but never confirmed, delivered by email
 // (presumed delivered: the bounce wait is over), SMS or letter; one request
 // in ten, answered by the yearly statement.
 func (b *runner) seedRange(ctx context.Context, conn *pgxpool.Conn, from, to, k int64, now time.Time, bulk bool) error {
@@ -158,7 +158,7 @@ func (b *runner) seedRange(ctx context.Context, conn *pgxpool.Conn, from, to, k 
 			        (r.id + g) % 40 <> 0 AS ok,
 			        CASE g WHEN 1 THEN y.first
 			               WHEN 2 THEN least(y.first + (335 + r.id * 13 % 25) * interval '1 day', $4::timestamptz - interval '1 day')
-			               ELSE $4::timestamptz - interval '730 days' + ((g - 2.5) * 728.0 / ($3::int - 2))::float8 * interval '1 day' + (r.id % 86400) * interval '1 second'
+			               ELSE $5::timestamptz + ((g - 2.5) / ($3::int - 2))::float8 * ($4::timestamptz - interval '2 days' - $5::timestamptz) + (r.id % 86400) * interval '1 second'
 			        END AS t
 			        FROM (SELECT $5::timestamptz - interval '330 days' + (r.id * 7 % 30) * interval '1 day' + (r.id % 86400) * interval '1 second' AS first) y) x
 			WHERE r.id BETWEEN $1 AND $2`, []any{k, now, yearStart}},
