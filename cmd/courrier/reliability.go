@@ -70,3 +70,14 @@ func (e *Env) inFlight() map[channels.Name]int {
 	}
 	return caps
 }
+
+// quietHoursLifted reports whether COURRIER_SMS_QUIET_HOURS=off lifts the
+// SMS quiet hours (08:00–20:00, Monday–Saturday): for a test platform or
+// the fault suite, which must send SMS at any hour; never in production.
+func (e *Env) quietHoursLifted(logger interface{ Warn(string, ...any) }) bool {
+	if e.Getenv("COURRIER_SMS_QUIET_HOURS") != "off" {
+		return false
+	}
+	logger.Warn("SMS quiet hours are lifted (COURRIER_SMS_QUIET_HOURS=off): SMS leave at any hour")
+	return true
+}
