@@ -52,6 +52,12 @@ func TestTestAndLiveIDsAreSeparate(t *testing.T) {
 		require.Equal(t, 200, status, out)
 	}
 
+	// Each world has its own notices of a shared id.
+	var notices int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM notices WHERE idempotency_key IN
+		('rights_event:ID-live', 'rights_event:ID-test', 'request:ID-live:ack', 'request:ID-test:ack')`).Scan(&notices))
+	require.Equal(t, 8, notices)
+
 	// Each key reads and answers its own world's request of a shared id.
 	status, out = b.doJSON(t, "GET", "/v1/requests/ID-live", "test", "")
 	require.Equal(t, 200, status, out)

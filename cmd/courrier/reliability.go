@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/courrier-dev/courrier/channels"
+	"github.com/courrier-dev/courrier/internal/telemetry"
 	"github.com/courrier-dev/courrier/jobs"
 )
 
@@ -80,4 +82,11 @@ func (e *Env) quietHoursLifted(logger interface{ Warn(string, ...any) }) bool {
 	}
 	logger.Warn("SMS quiet hours are lifted (COURRIER_SMS_QUIET_HOURS=off): SMS leave at any hour")
 	return true
+}
+
+// stuckWork reads the work held by dead processes for the metrics sampler
+// (partial indexes: cheap at each pass).
+func stuckWork(ctx context.Context, pool *pgxpool.Pool) (telemetry.StuckWork, error) {
+	s, err := jobs.StuckWork(ctx, pool, 0, 0, time.Now())
+	return telemetry.StuckWork{Jobs: s.Jobs, Sending: s.Sending, Since: s.Since}, err
 }
