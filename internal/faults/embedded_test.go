@@ -45,6 +45,17 @@ func (s *scenario) connectEmbedded() {
 	s.t.Cleanup(pool.Close)
 }
 
+// stopGracefully stops the last serve with SIGTERM and waits for it.
+func (s *scenario) stopGracefully() {
+	if p := s.serve; p != nil && !p.exited() {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(time.Minute):
+		}
+	}
+}
+
 // supervise plays systemd's Restart=always (RestartSec=100ms): it starts
 // serve again until one answers /healthz, and returns how many it started.
 func (s *scenario) supervise(within time.Duration) (starts int) {
@@ -94,6 +105,7 @@ func TestKillEmbeddedPostgres(t *testing.T) {
 
 	restarted := time.Now()
 	starts := s.supervise(2 * time.Minute)
+	t.Cleanup(s.stopGracefully) // serve stops its PostgreSQL before the data directory goes
 	t.Logf("%s: serve exited with status %d %.1f s after the kill; the supervisor started it %d time(s)",
 		s.db, exit.ExitCode(), restarted.Sub(end).Seconds(), starts)
 	s.connectEmbedded()
