@@ -2,9 +2,16 @@ package httpapi
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/courrier-dev/courrier/campaigns"
+	"github.com/courrier-dev/courrier/internal/pgtest"
+	"github.com/courrier-dev/courrier/jobs"
 )
 
 // Live and test data have separate id spaces: an event or request id used
@@ -76,6 +83,45 @@ func TestTestAndLiveIDsAreSeparate(t *testing.T) {
 	// test beneficiary.
 	var crossed int
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM notices n JOIN recipients r ON r.id = n.recipient_id
+		WHERE n.test <> r.test`).Scan(&crossed))
+	require.Zero(t, crossed)
+}
+
+// A reminder's idempotency key is unique per world too: a test key reusing a
+// live reminder's key creates its own test reminder (no 409 revealing the
+// live one), and the other way round.
+func TestReminderKeysOfTestAndLiveAreSeparate(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	client, err := jobs.NewInsertClient(pool, nil)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `INSERT INTO recipients (ref, benefits, postal_code, test) VALUES ('R1', '{RSA}', '75011', false), ('R9', '{RSA}', '75011', true)`)
+	require.NoError(t, err)
+	h := RemindersHandler(pool, client, &campaigns.Config{ApprovalThreshold: 2}, nil)
+	live := Key{ID: 1, Name: "console", Operator: "Marie Curie", Scopes: []string{"staff"}}
+	test := Key{ID: 2, Name: "recette", Operator: "Marie Curie", Scopes: []string{"staff"}, Test: true}
+	post := func(key Key, ref, idem string) (int, string) {
+		body := `{"template": "reminder_missing_document", "recipient_ref": "` + ref + `", "idempotency_key": "` + idem + `",
+			"data": {"documents": ["un justificatif de domicile"], "due_date": "2027-05-01"}, "reason": "dossier incomplet"}`
+		req := httptest.NewRequest(http.MethodPost, "/v1/reminders", strings.NewReader(body)).WithContext(WithKey(ctx, key))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	status, body := post(live, "R1", "K-live")
+	require.Equal(t, http.StatusCreated, status, body)
+	status, body = post(test, "R9", "K-live")
+	require.Equal(t, http.StatusCreated, status, body)
+	status, body = post(test, "R9", "K-test")
+	require.Equal(t, http.StatusCreated, status, body)
+	status, body = post(live, "R1", "K-test")
+	require.Equal(t, http.StatusCreated, status, body)
+	status, body = post(test, "R9", "K-live") // a replay stays a replay
+	require.Equal(t, http.StatusOK, status, body)
+	var crossed int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM notices n JOIN recipients r ON r.id = n.recipient_id
 		WHERE n.test <> r.test`).Scan(&crossed))
 	require.Zero(t, crossed)
 }
