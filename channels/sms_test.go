@@ -336,17 +336,18 @@ func TestRetryAfter(t *testing.T) {
 	require.Greater(t, d, 50*time.Minute)
 }
 
-// Eight senders at once reuse their connections: none dials per request
-// (http.DefaultTransport keeps two idle connections per host, so six of
-// eight requests used to open a new one).
+// Eight senders at once reuse their connections instead of dialling per
+// request (http.DefaultTransport keeps two idle connections per host: 800
+// requests opened ~190 connections). A connection is put back idle a moment
+// after its response is read, so a few more than eight may be opened.
 func TestSMSReusesConnections(t *testing.T) {
 	t.Parallel()
 	sms, f := setupSMS(t, SMSConfig{})
 	var wg sync.WaitGroup
-	errs := make(chan error, 8*25)
+	errs := make(chan error, 8*100)
 	for range 8 {
 		wg.Go(func() {
-			for range 25 {
+			for range 100 {
 				_, err := sms.Send(context.Background(), smsMessage("+33612345678"))
 				errs <- err
 			}
@@ -357,8 +358,8 @@ func TestSMSReusesConnections(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	require.Len(t, f.Requests(), 200)
-	require.LessOrEqual(t, f.Conns(), 8, "at most one connection per sender")
+	require.Len(t, f.Requests(), 800)
+	require.LessOrEqual(t, f.Conns(), 32, "connections are reused, not dialled per request")
 }
 
 func BenchmarkSMSSend(b *testing.B) {
