@@ -319,3 +319,73 @@ func newBenchSMTP(b *testing.B) string {
 	b.Cleanup(func() { srv.Close() })
 	return l.Addr().String()
 }
+
+// strictRelay is a minimal SMTP server that does not offer PIPELINING and
+// refuses a command sent before the previous reply (RFC 2920 §3.2: a
+// client must not pipeline with a server that did not offer it).
+func strictRelay(t *testing.T) (addr string, got chan string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	got = make(chan string, 10)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		tp := textproto.NewConn(c)
+		reply := func(s string) { _ = tp.PrintfLine("%s", s) }
+		reply("220 strict ESMTP")
+		for {
+			line, err := tp.ReadLine()
+			if err != nil {
+				return
+			}
+			if tp.R.Buffered() > 0 {
+				reply("503 5.5.0 pipelining not offered")
+				got <- "pipelined: " + line
+				return
+			}
+			switch cmd := strings.ToUpper(strings.Fields(line + " x")[0]); cmd {
+			case "EHLO":
+				reply("250-strict")
+				reply("250-8BITMIME")
+				reply("250 ENHANCEDSTATUSCODES")
+			case "MAIL", "RCPT":
+				reply("250 2.1.0 OK")
+			case "DATA":
+				reply("354 go ahead")
+				b, err := tp.ReadDotBytes()
+				if err != nil {
+					return
+				}
+				got <- string(b)
+				reply("250 2.0.0 queued as STRICT1")
+			case "QUIT":
+				reply("221 2.0.0 bye")
+				return
+			default:
+				reply("502 5.5.2 unknown")
+			}
+		}
+	}()
+	return l.Addr().String(), got
+}
+
+func TestSendWithoutPipelining(t *testing.T) {
+	t.Parallel()
+	addr, got := strictRelay(t)
+	email, err := NewEmail(EmailConfig{URL: "smtp://" + addr + "?tls=none", From: "Caf <ne-pas-repondre@caf.example.fr>", Connections: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { email.Close() })
+	for i := range 2 {
+		rcpt, err := email.Send(context.Background(), hostileMessage())
+		require.NoError(t, err, "message %d", i)
+		require.Equal(t, "250 2.0.0 queued as STRICT1", rcpt.RelayReply)
+		data := <-got // ReadDotBytes undoes the dot-stuffing and makes CRLF LF
+		p := parseMail(t, []byte(data))
+		require.Contains(t, p.Parts["text/plain"], "\n.\n..deux points\n.début")
+	}
+}
