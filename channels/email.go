@@ -341,11 +341,12 @@ func (e *SMTP) Send(ctx context.Context, msg Message) (Receipt, error) {
 		return Receipt{}, &Error{Class: Transient, Msg: "email send aborted", Err: ctx.Err()}
 	}
 	if err != nil {
-		// Whatever happened, the next message gets a fresh connection. The
-		// socket is closed first: a relay left reading DATA would wait for
-		// the message instead of answering QUIT.
+		// Whatever happened, the next message gets a fresh connection. A
+		// relay left reading message data would not answer QUIT: its socket
+		// is closed without one.
 		enhanced := s.ext.enhanced
-		if s.raw != nil {
+		var f *smtpFailure
+		if s.raw != nil && (!errors.As(err, &f) || f.midData) {
 			_ = s.raw.Close()
 		}
 		s.hangUp()

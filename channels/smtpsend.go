@@ -60,6 +60,9 @@ func (s smtpStage) reason() mail.SendErrReason {
 type smtpFailure struct {
 	stage smtpStage
 	err   error
+	// midData: the relay may be reading message data (it accepted DATA,
+	// or the message was cut off), so it would not answer QUIT.
+	midData bool
 }
 
 func (f *smtpFailure) Error() string { return f.stage.reason().String() + ": " + f.err.Error() }
@@ -85,8 +88,8 @@ func readExt(c interface{ Extension(string) (bool, string) }) smtpExt {
 }
 
 // transact sends m over the slot's open connection and returns the relay's
-// final reply to DATA. On error the connection is in an unknown state and
-// must be hung up.
+// final reply to DATA. On error the connection must be hung up (see
+// smtpFailure.midData for how).
 func (s *smtpConn) transact(m *mimeMessage) (string, error) {
 	from, err := m.GetSender(false)
 	if err != nil {
@@ -96,9 +99,12 @@ func (s *smtpConn) transact(m *mimeMessage) (string, error) {
 	if err != nil {
 		return "", &smtpFailure{stage: stageRcpt, err: err}
 	}
-	for _, a := range append(rcpts, from) {
+	if strings.ContainsAny(from, "\r\n") {
+		return "", &smtpFailure{stage: stageMail, err: errors.New("smtp: A line must not contain CR or LF")}
+	}
+	for _, a := range rcpts {
 		if strings.ContainsAny(a, "\r\n") {
-			return "", &smtpFailure{stage: stageMail, err: errors.New("smtp: A line must not contain CR or LF")}
+			return "", &smtpFailure{stage: stageRcpt, err: errors.New("smtp: A line must not contain CR or LF")}
 		}
 	}
 	s.body.Reset()
@@ -142,16 +148,18 @@ func (s *smtpConn) transact(m *mimeMessage) (string, error) {
 			if _, _, err := text.ReadResponse(st.expect); err != nil {
 				var tpe *textproto.Error
 				if !errors.As(err, &tpe) {
-					return "", &smtpFailure{stage: st.stage, err: err} // network: nothing more to read
+					return "", &smtpFailure{stage: st.stage, err: err, midData: true} // network: state unknown
 				}
 				if first == nil {
 					first = &smtpFailure{stage: st.stage, err: err}
 				}
+			} else if st.stage == stageData && first != nil {
+				// DATA accepted despite an earlier failure: the relay now
+				// reads a message, which is not sent.
+				first.midData = true
 			}
 		}
 		if first != nil {
-			// A DATA accepted despite an earlier failure leaves the relay
-			// reading a message: the caller hangs up without sending one.
 			return "", first
 		}
 	} else {
@@ -168,10 +176,10 @@ func (s *smtpConn) transact(m *mimeMessage) (string, error) {
 	}
 
 	if _, err := w.Write(s.wire); err != nil {
-		return "", &smtpFailure{stage: stageDataClose, err: err}
+		return "", &smtpFailure{stage: stageDataClose, err: err, midData: true}
 	}
 	if err := w.Flush(); err != nil {
-		return "", &smtpFailure{stage: stageDataClose, err: err}
+		return "", &smtpFailure{stage: stageDataClose, err: err, midData: true}
 	}
 	_, reply, err := text.ReadResponse(250)
 	if err != nil {
