@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"hash/maphash"
 	htmltemplate "html/template"
 	"io"
 	"strconv"
@@ -43,6 +44,12 @@ const (
 // a mailing uses one per agency.
 const skeletonCacheSize = 128
 
+// skeletonSeenSize bounds the keys remembered as seen once. A skeleton is
+// rendered for a key only when it comes back: a notice with data of its own
+// (a rights notice, an acknowledgement) renders plainly, at no extra cost,
+// and fills no cache.
+const skeletonSeenSize = 4096
+
 // skeleton is one part (text or HTML) of a template split around its holes.
 type skeleton struct {
 	exec  func(io.Writer, map[string]any) error // the skeleton, holes as markers
@@ -51,6 +58,8 @@ type skeleton struct {
 
 	mu    sync.Mutex
 	cache map[string]*skeletonOutput
+	seen  map[uint64]struct{} // hashes of keys seen once
+	seed  maphash.Seed
 }
 
 // skeletonOutput is a skeleton executed for one key: the text around the
@@ -61,11 +70,23 @@ type skeletonOutput struct {
 }
 
 // render writes the part for data (the same map a plain render executes)
-// into buf. ok is false when the caller must render plainly (an execution
-// error, which the plain render reports with its own wording).
+// into buf. ok is false when the caller must render plainly: the key's
+// first use, or an execution error (which the plain render reports with its
+// own wording).
 func (s *skeleton) render(buf *bytes.Buffer, key string, data map[string]any) (ok bool) {
 	s.mu.Lock()
 	out := s.cache[key]
+	if out == nil {
+		h := maphash.String(s.seed, key)
+		if _, again := s.seen[h]; !again {
+			if len(s.seen) >= skeletonSeenSize {
+				clear(s.seen)
+			}
+			s.seen[h] = struct{}{}
+			s.mu.Unlock()
+			return false
+		}
+	}
 	s.mu.Unlock()
 	if out == nil {
 		var b bytes.Buffer
@@ -91,6 +112,10 @@ func (s *skeleton) render(buf *bytes.Buffer, key string, data map[string]any) (o
 	}
 	buf.WriteString(out.text[len(out.text)-1])
 	return true
+}
+
+func newSkeleton(open string) *skeleton {
+	return &skeleton{cache: map[string]*skeletonOutput{}, seen: map[uint64]struct{}{}, seed: maphash.MakeSeed(), open: open}
 }
 
 // splitHoles cuts a skeleton's output at its markers (open, a number,
@@ -390,7 +415,7 @@ func textSkeleton(trees []*parse.Tree, entry string) *skeleton {
 			return nil
 		}
 	}
-	s := &skeleton{cache: map[string]*skeletonOutput{}, open: open}
+	s := newSkeleton(open)
 	s.exec = func(w io.Writer, data map[string]any) error { return sk.ExecuteTemplate(w, entry, data) }
 	for _, h := range holes {
 		ht, err := texttemplate.New("hole").Option("missingkey=error").Funcs(funcs()).Parse(h.String())
@@ -432,7 +457,7 @@ func htmlSkeleton(unescaped []*parse.Tree, entry string) *skeleton {
 			return nil
 		}
 	}
-	s := &skeleton{cache: map[string]*skeletonOutput{}, open: open}
+	s := newSkeleton(open)
 	s.exec = func(w io.Writer, data map[string]any) error { return sk.ExecuteTemplate(w, entry, data) }
 	for _, h := range holes {
 		ht, err := htmltemplate.New("hole").Option("missingkey=error").Funcs(funcs()).Parse(h.String())

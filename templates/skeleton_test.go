@@ -145,3 +145,25 @@ func TestSkeletonKeyCoversData(t *testing.T) {
 	}
 	require.Equal(t, key, skeletonKey(c, base()))
 }
+
+// Data seen once renders plainly and is only remembered; the skeleton is
+// rendered and kept when the same data comes back.
+func TestSkeletonOnlyForRepeatedData(t *testing.T) {
+	t.Parallel()
+	set, err := Load(nil)
+	require.NoError(t, err)
+	c := set.tmpls[KindGeneralInformation+"/email"]
+	in := func(period string, r Recipient) Input {
+		return Input{Recipient: r, Data: map[string]any{"period": period}}
+	}
+	_, err = c.render(in("hiver 2028", SampleRecipient()), set.agency)
+	require.NoError(t, err)
+	require.Empty(t, c.htmlSkel.cache, "first use: plain render, nothing cached")
+	want, err := c.renderWith(in("hiver 2028", hostileRecipients[3]), set.agency, false)
+	require.NoError(t, err)
+	got, err := c.render(in("hiver 2028", hostileRecipients[3]), set.agency)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.Len(t, c.htmlSkel.cache, 1, "second use: the skeleton is kept")
+	require.Len(t, c.textSkel.cache, 1)
+}
