@@ -148,7 +148,13 @@ func (s *smtpConn) transact(m *mimeMessage) (string, error) {
 			if _, _, err := text.ReadResponse(st.expect); err != nil {
 				var tpe *textproto.Error
 				if !errors.As(err, &tpe) {
-					return "", &smtpFailure{stage: st.stage, err: err, midData: true} // network: state unknown
+					// The connection failed (a relay may close it after a
+					// 421): the first reply refused is the cause.
+					if first != nil {
+						first.midData = true
+						return "", first
+					}
+					return "", &smtpFailure{stage: st.stage, err: err, midData: true}
 				}
 				if first == nil {
 					first = &smtpFailure{stage: st.stage, err: err}

@@ -389,3 +389,48 @@ func TestSendWithoutPipelining(t *testing.T) {
 		require.Contains(t, p.Parts["text/plain"], "\n.\n..deux points\n.début")
 	}
 }
+
+// A relay that answers the pipelined MAIL with 421 and closes: the error is
+// that 421 (transient), not the closed connection met reading the next
+// replies.
+func TestPipelined421ThenClose(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		tp := textproto.NewConn(c)
+		_ = tp.PrintfLine("220 busy ESMTP")
+		for {
+			line, err := tp.ReadLine()
+			if err != nil {
+				return
+			}
+			if strings.HasPrefix(strings.ToUpper(line), "EHLO") {
+				_ = tp.PrintfLine("250-busy")
+				_ = tp.PrintfLine("250-PIPELINING")
+				_ = tp.PrintfLine("250 ENHANCEDSTATUSCODES")
+				continue
+			}
+			_ = tp.PrintfLine("421 4.3.2 service shutting down")
+			for tp.R.Buffered() > 0 { // the pipelined commands, read so that close sends no RST
+				_, _ = tp.ReadLine()
+			}
+			return
+		}
+	}()
+	email, err := NewEmail(EmailConfig{URL: "smtp://" + l.Addr().String() + "?tls=none", From: "ne-pas-repondre@caf.example.fr", Connections: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { email.Close() })
+	_, err = email.Send(context.Background(), frenchMessage(1, 1, "a@example.org"))
+	ce := Classify(err)
+	require.Equal(t, Transient, ce.Class)
+	require.Equal(t, "421", ce.Code)
+	require.Contains(t, ce.Msg, "MAIL FROM")
+	require.Contains(t, ce.Msg, "4.3.2")
+}
