@@ -360,27 +360,35 @@ func (d *Deps) recorder(ctx context.Context, rec <-chan *batchItem, single func(
 	}
 }
 
-// recordGroup records a group of outcomes in one transaction: acceptances
-// with a few set-based statements, failures one by one (they are rare).
+// recordGroup records a group of outcomes. A group of acceptances only
+// (the usual case) is one statement in its own implicit transaction: one
+// round trip, one commit. A group with failures is one transaction:
+// acceptances in one statement, failures one by one (they are rare).
 func (d *Deps) recordGroup(ctx context.Context, items []*batchItem, single func(int64, time.Time)) error {
 	ctx = context.WithoutCancel(ctx) // what was sent must be recorded
 	now := d.now()
+	accepted := make([]ledger.Acceptance, 0, len(items))
+	failures := false
+	for _, it := range items {
+		if it.err != nil {
+			failures = true
+			continue
+		}
+		accepted = append(accepted, ledger.Acceptance{DeliveryID: it.deliveryID, NoticeID: it.notice.ID,
+			Channel: string(it.step.Channel), Provider: it.provider, MessageID: it.receipt.MessageID,
+			Delivered: it.receipt.Delivered, Evidence: it.receipt.Evidence, RelayReply: it.receipt.RelayReply})
+	}
+	if !failures {
+		return ledger.AcceptMany(ctx, d.Pool, accepted, now)
+	}
+
 	tx, err := d.Pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-
-	var accepted []ledger.Acceptance
-	var replies []ledger.RelayReply
 	for _, it := range items {
 		if it.err == nil {
-			accepted = append(accepted, ledger.Acceptance{DeliveryID: it.deliveryID, NoticeID: it.notice.ID,
-				Channel: string(it.step.Channel), MessageID: it.receipt.MessageID, Delivered: it.receipt.Delivered,
-				Evidence: it.receipt.Evidence})
-			if it.receipt.RelayReply != "" {
-				replies = append(replies, ledger.RelayReply{DeliveryID: it.deliveryID, Reply: it.receipt.RelayReply})
-			}
 			continue
 		}
 		if errors.Is(it.err, errNotSent) {
@@ -416,9 +424,6 @@ func (d *Deps) recordGroup(ctx context.Context, items []*batchItem, single func(
 		single(it.notice.ID, at)
 	}
 	if err := ledger.AcceptMany(ctx, tx, accepted, now); err != nil {
-		return err
-	}
-	if err := ledger.SetRelayReplies(ctx, tx, replies); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
