@@ -128,7 +128,7 @@ type Phase struct {
 	// database per item: both hold on a machine busy with other work.
 	CPUPostgresMicros float64 `json:"cpu_postgres_us_per_item,omitempty"`
 	CommitsPerItem    float64 `json:"commits_per_item,omitempty"`
-	Note     string  `json:"note,omitempty"`
+	Note              string  `json:"note,omitempty"`
 }
 
 // Report is the outcome of a run.
