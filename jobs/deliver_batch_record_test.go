@@ -124,3 +124,25 @@ func TestRequestCannotLinkCampaignNotice(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT state FROM requests WHERE external_id = 'REQ-2'`).Scan(&state))
 	require.Equal(t, "acknowledged", state)
 }
+
+// TestRedactQuickTest: the ledger's redaction skips its regular
+// expressions on texts that cannot hold a contact detail (a relay's reply)
+// and still masks every phone and address format it masked before.
+func TestRedactQuickTest(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for in, want := range map[string]string{
+		"250 2.0.0 Ok: queued as 4XyZ":             "250 2.0.0 Ok: queued as 4XyZ",
+		"appelez le +33612345678 svp":              "appelez le [phone] svp",
+		"tel 06 12 34 56 78.":                      "tel [phone].",
+		"tel 06.12.34.56.78":                       "tel [phone]",
+		"tel 0612345678":                           "tel [phone]",
+		"tel 06-12-34-56-78":                       "tel [phone]",
+		"550 5.1.1 <lea.dupre@exemple.fr> unknown": "550 5.1.1 <[email]> unknown",
+		"": "",
+	} {
+		var got string
+		require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT courrier_redact($1)`, in).Scan(&got))
+		require.Equal(t, want, got, in)
+	}
+}
