@@ -1,11 +1,6 @@
 package httpapi
 
-import (
-	"context"
-	"errors"
-
-	"github.com/jackc/pgx/v5"
-)
+import "context"
 
 // Test keys live in a sandbox: they read and write test beneficiaries and
 // what hangs off them only, and live keys never see test rows (GOV.UK
@@ -16,25 +11,4 @@ import (
 func keyIsTest(ctx context.Context) bool {
 	k, _ := KeyFromContext(ctx)
 	return k.Test
-}
-
-// requestInSandbox answers 404 when the request with externalID belongs to
-// the other world than the caller's key. A request that does not exist is
-// left to the caller's own 404.
-func (a *API) requestInSandbox(ctx context.Context, db interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, externalID string) error {
-	var test bool
-	err := db.QueryRow(ctx, `SELECT r.test FROM requests q JOIN recipients r ON r.id = q.recipient_id
-		WHERE q.external_id = $1`, externalID).Scan(&test)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if test != keyIsTest(ctx) {
-		return notFound("id", "no request has this id")
-	}
-	return nil
 }

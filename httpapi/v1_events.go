@@ -134,7 +134,7 @@ func (a *API) postLifeEvent(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	ev := jobs.LifeEvent{ExternalID: b.EventID, Kind: b.Kind, CreatedBy: Actor(ctx)}
+	ev := jobs.LifeEvent{ExternalID: b.EventID, Kind: b.Kind, CreatedBy: Actor(ctx), Test: keyIsTest(ctx)}
 	var err error
 	if b.EventID == "" {
 		err = invalid("event_id", "is required")

@@ -150,7 +150,7 @@ WITH batch AS (
     INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, test, created_by, campaign_id, caf)
     SELECT b.id, $3, $4, $5::jsonb, 'campaign:' || $6::bigint || ':' || b.id, $7, 'campaign:' || $6::bigint, $6, b.caf
     FROM batch b ORDER BY b.id
-    ON CONFLICT (idempotency_key) DO NOTHING
+    ON CONFLICT (idempotency_key, test) DO NOTHING
     RETURNING id
 )
 SELECT (SELECT count(*) FROM batch), coalesce((SELECT max(id) FROM batch), 0),

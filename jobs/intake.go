@@ -145,16 +145,17 @@ func RecordRightsEvent(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.
 	fp := ev.fingerprint()
 	res := &RightsResult{Created: true}
 	err := tx.QueryRow(ctx, `
-		INSERT INTO rights_events (external_id, recipient_id, event, benefit, amount_cents, effective_on, created_by, payload_hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (external_id) DO NOTHING
-		RETURNING id`, ev.ExternalID, ev.RecipientID, ev.Event, ev.Benefit, ev.AmountCents, effective, ev.CreatedBy, fp,
+		INSERT INTO rights_events (external_id, recipient_id, event, benefit, amount_cents, effective_on, created_by, payload_hash, test)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (external_id, test) DO NOTHING
+		RETURNING id`, ev.ExternalID, ev.RecipientID, ev.Event, ev.Benefit, ev.AmountCents, effective, ev.CreatedBy, fp, ev.Test,
 	).Scan(&res.EventID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var hash string
 		var noticeID *int64
-		err := tx.QueryRow(ctx, `SELECT id, payload_hash, notice_id FROM rights_events WHERE external_id = $1`,
-			ev.ExternalID).Scan(&res.EventID, &hash, &noticeID)
+		err := tx.QueryRow(ctx, `SELECT id, payload_hash, notice_id FROM rights_events WHERE external_id = $1
+			AND test = ($2 OR coalesce((SELECT test FROM recipients WHERE id = $3), false))`,
+			ev.ExternalID, ev.Test, ev.RecipientID).Scan(&res.EventID, &hash, &noticeID)
 		if err != nil {
 			return nil, fmt.Errorf("find rights event: %w", err)
 		}
@@ -242,6 +243,7 @@ type LifeEvent struct {
 	Kind        string
 	OccurredOn  time.Time // a date
 	CreatedBy   string
+	Test        bool // recorded with a test key
 }
 
 // RecordLifeEvent stores a life event. A replay of the same id returns the
@@ -262,10 +264,10 @@ func RecordLifeEvent(ctx context.Context, tx pgx.Tx, ev LifeEvent) (id int64, cr
 	}
 	day := ev.OccurredOn.Format(time.DateOnly)
 	err = tx.QueryRow(ctx, `
-		INSERT INTO life_events (external_id, recipient_id, kind, occurred_on, created_by)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (external_id) DO NOTHING
-		RETURNING id`, ev.ExternalID, ev.RecipientID, ev.Kind, day, ev.CreatedBy).Scan(&id)
+		INSERT INTO life_events (external_id, recipient_id, kind, occurred_on, created_by, test)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (external_id, test) DO NOTHING
+		RETURNING id`, ev.ExternalID, ev.RecipientID, ev.Kind, day, ev.CreatedBy, ev.Test).Scan(&id)
 	if err == nil {
 		return id, true, nil
 	}
@@ -274,8 +276,9 @@ func RecordLifeEvent(ctx context.Context, tx pgx.Tx, ev LifeEvent) (id int64, cr
 	}
 	var same bool
 	err = tx.QueryRow(ctx, `
-		SELECT id, recipient_id = $2 AND kind = $3 AND occurred_on = $4 FROM life_events WHERE external_id = $1`,
-		ev.ExternalID, ev.RecipientID, ev.Kind, day).Scan(&id, &same)
+		SELECT id, recipient_id = $2 AND kind = $3 AND occurred_on = $4 FROM life_events
+		WHERE external_id = $1 AND test = ($5 OR coalesce((SELECT test FROM recipients WHERE id = $2), false))`,
+		ev.ExternalID, ev.RecipientID, ev.Kind, day, ev.Test).Scan(&id, &same)
 	if err != nil {
 		return 0, false, fmt.Errorf("find life event: %w", err)
 	}
@@ -318,6 +321,7 @@ func ReceiveRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx]
 	if rcpt != nil {
 		s = s.ForCaf(rcpt.Caf, rcpt.PostalCode) // deadlines in the Caf's calendar
 	}
+	in.Test = in.Test || test
 	req, created, err := requests.Receive(ctx, tx, in, s, now)
 	if err != nil {
 		return nil, err
@@ -380,7 +384,7 @@ func AnswerRequest(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx],
 	case len(a.RequestType) > 200:
 		return nil, &InvalidError{Field: "request_type", Reason: "is longer than 200 characters"}
 	}
-	req, err := requests.GetForUpdate(ctx, tx, externalID)
+	req, err := requests.GetForUpdate(ctx, tx, externalID, a.Test)
 	if err != nil {
 		return nil, err
 	}

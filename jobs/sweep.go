@@ -218,7 +218,7 @@ func (d *CampaignDeps) sweepBatch(ctx context.Context, client *river.Client[pgx.
 			SELECT u.rid, 'yearly_statement', 'yearly_statement', u.data, u.key, 'yearly_sweep', $4, r.caf
 			FROM unnest($1::bigint[], $2::text[], $3::jsonb[]) AS u(rid, key, data) JOIN recipients r ON r.id = u.rid
 			ORDER BY u.rid
-			ON CONFLICT (idempotency_key) DO NOTHING
+			ON CONFLICT (idempotency_key, test) DO NOTHING
 			RETURNING id`, rids, keys, data, campaignID)
 		if err != nil {
 			return 0, false, fmt.Errorf("insert yearly statements: %w", err)

@@ -182,7 +182,7 @@ func Insert(ctx context.Context, tx DBTX, n New) (id int64, created bool, err er
 	err = tx.QueryRow(ctx, `
 		INSERT INTO notices (recipient_id, kind, template_key, data, idempotency_key, due_by, test, created_by, caf, trace_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT caf FROM recipients WHERE id = $1), nullif($9, ''))
-		ON CONFLICT (idempotency_key) DO NOTHING
+		ON CONFLICT (idempotency_key, test) DO NOTHING
 		RETURNING id`,
 		n.RecipientID, string(n.Kind), n.TemplateKey, data, n.IdempotencyKey, n.DueBy, n.Test, n.CreatedBy, traceID(ctx),
 	).Scan(&id)
@@ -192,7 +192,11 @@ func Insert(ctx context.Context, tx DBTX, n New) (id int64, created bool, err er
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return 0, false, fmt.Errorf("insert notice %s: %w", n.Kind, err)
 	}
-	if err := tx.QueryRow(ctx, `SELECT id FROM notices WHERE idempotency_key = $1`, n.IdempotencyKey).Scan(&id); err != nil {
+	// Keys are unique per world (live, test): the row's test flag is the
+	// notice's own or its beneficiary's (trigger courrier_inherit_test).
+	if err := tx.QueryRow(ctx, `SELECT id FROM notices WHERE idempotency_key = $1
+		AND test = ($2 OR coalesce((SELECT test FROM recipients WHERE id = $3), false))`,
+		n.IdempotencyKey, n.Test, n.RecipientID).Scan(&id); err != nil {
 		return 0, false, fmt.Errorf("find notice by idempotency key: %w", err)
 	}
 	return id, false, nil

@@ -84,6 +84,9 @@ type New struct {
 	Channel       string // default "online"
 	ReceivedAt    time.Time
 	CreatedBy     string
+	// Test: received with a test key. Upstream ids are unique per world
+	// (live, test), so that neither world can detect or block the other's.
+	Test bool
 }
 
 // Validate checks n; now bounds a receipt time in the future.
@@ -149,18 +152,24 @@ func Receive(ctx context.Context, tx DBTX, n New, s Settings, now time.Time) (re
 	answer := s.AnswerDueBy(n.Kind, n.MinimumIncome, n.ReceivedAt)
 	req, err = scan(tx.QueryRow(ctx, `
 		INSERT INTO requests (external_id, recipient_id, kind, minimum_income, channel, received_at,
-		                      ack_due_by, answer_due_by, created_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (external_id) DO NOTHING
+		                      ack_due_by, answer_due_by, created_by, test)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		ON CONFLICT (external_id, test) DO NOTHING
 		RETURNING `+columns,
-		n.ExternalID, n.RecipientID, n.Kind, n.MinimumIncome, n.Channel, n.ReceivedAt, ack, answer, n.CreatedBy))
+		n.ExternalID, n.RecipientID, n.Kind, n.MinimumIncome, n.Channel, n.ReceivedAt, ack, answer, n.CreatedBy, n.Test))
 	if err == nil {
 		return req, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, fmt.Errorf("insert request: %w", err)
 	}
-	req, err = GetByExternalID(ctx, tx, n.ExternalID)
+	test := n.Test
+	if !test { // the row is test data when its beneficiary is (trigger courrier_inherit_test)
+		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT test FROM recipients WHERE id = $1), false)`, n.RecipientID).Scan(&test); err != nil {
+			return nil, false, err
+		}
+	}
+	req, err = GetByExternalID(ctx, tx, n.ExternalID, test)
 	if err != nil {
 		return nil, false, err
 	}
@@ -180,19 +189,20 @@ func Get(ctx context.Context, db DBTX, id int64) (*Request, error) {
 	return r, err
 }
 
-// GetByExternalID loads a request by its upstream id.
-func GetByExternalID(ctx context.Context, db DBTX, externalID string) (*Request, error) {
-	r, err := scan(db.QueryRow(ctx, `SELECT `+columns+` FROM requests WHERE external_id = $1`, externalID))
+// GetByExternalID loads a live (test false) or test request by its
+// upstream id.
+func GetByExternalID(ctx context.Context, db DBTX, externalID string, test bool) (*Request, error) {
+	r, err := scan(db.QueryRow(ctx, `SELECT `+columns+` FROM requests WHERE external_id = $1 AND test = $2`, externalID, test))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, externalID)
 	}
 	return r, err
 }
 
-// GetForUpdate loads a request by its upstream id and locks it until the
-// transaction ends.
-func GetForUpdate(ctx context.Context, tx DBTX, externalID string) (*Request, error) {
-	r, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM requests WHERE external_id = $1 FOR UPDATE`, externalID))
+// GetForUpdate loads a live (test false) or test request by its upstream
+// id and locks it until the transaction ends.
+func GetForUpdate(ctx context.Context, tx DBTX, externalID string, test bool) (*Request, error) {
+	r, err := scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM requests WHERE external_id = $1 AND test = $2 FOR UPDATE`, externalID, test))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, externalID)
 	}

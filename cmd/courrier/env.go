@@ -49,6 +49,7 @@ const envHelp = `  DATABASE_URL          PostgreSQL to use; unset: a private ser
   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM
                         Twilio SMS; unset: outbox
   TWILIO_API_URL        Twilio REST API base URL (default https://api.twilio.com; a regional edge or a test double)
+  COURRIER_SMS_QUIET_HOURS  "off" lifts the SMS quiet hours (08:00–20:00 Mon–Sat): test platforms only
   COURRIER_EMAIL_RATE, COURRIER_SMS_RATE
                         messages per second per process (unset: no limit)
   COURRIER_UNSUBSCRIBE_SECRET

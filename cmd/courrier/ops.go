@@ -114,6 +114,7 @@ func (e *Env) mountOps(api *httpapi.Server, auth func(http.Handler) http.Handler
 		return w
 	})
 	m.RegisterText(writeBounceMetrics) // the bounce intakes keep their own counters
+	m.RegisterStuck(stuckWork)
 	api.Handle("GET /metrics", basicAsBearer(auth(httpapi.RequireScope("admin", m.Handler()))))
 	api.AddReadyCheck(httpapi.ReadyCheck{Name: "migrations", Critical: true, Check: func(ctx context.Context) (any, error) {
 		return migrationsApplied(ctx, pool)

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
 	"github.com/courrier-dev/courrier/channels"
+	"github.com/courrier-dev/courrier/internal/telemetry"
 	"github.com/courrier-dev/courrier/jobs"
 )
 
@@ -69,4 +71,22 @@ func (e *Env) inFlight() map[channels.Name]int {
 		caps[channels.SMS] = sms
 	}
 	return caps
+}
+
+// quietHoursLifted reports whether COURRIER_SMS_QUIET_HOURS=off lifts the
+// SMS quiet hours (08:00–20:00, Monday–Saturday): for a test platform or
+// the fault suite, which must send SMS at any hour; never in production.
+func (e *Env) quietHoursLifted(logger interface{ Warn(string, ...any) }) bool {
+	if e.Getenv("COURRIER_SMS_QUIET_HOURS") != "off" {
+		return false
+	}
+	logger.Warn("SMS quiet hours are lifted (COURRIER_SMS_QUIET_HOURS=off): SMS leave at any hour")
+	return true
+}
+
+// stuckWork reads the work held by dead processes for the metrics sampler
+// (partial indexes: cheap at each pass).
+func stuckWork(ctx context.Context, pool *pgxpool.Pool) (telemetry.StuckWork, error) {
+	s, err := jobs.StuckWork(ctx, pool, 0, 0, time.Now())
+	return telemetry.StuckWork{Jobs: s.Jobs, Sending: s.Sending, Since: s.Since}, err
 }

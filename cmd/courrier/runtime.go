@@ -102,7 +102,7 @@ func (e *Env) newRuntime(ctx context.Context, pool *pgxpool.Pool, logger *slog.L
 			return base + "/unsubscribe/" + channels.SignUnsubscribe([]byte(secret), recipientID, kind, time.Now().AddDate(1, 0, 0))
 		}
 	}
-	if !opts.noQuietHours {
+	if !opts.noQuietHours && !e.quietHoursLifted(logger) {
 		rt.deps.Quiet = channels.DefaultQuietHours()
 	}
 	return rt, nil

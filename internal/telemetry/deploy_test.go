@@ -1,12 +1,14 @@
 package telemetry
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 )
@@ -27,6 +29,7 @@ func requireKnown(t *testing.T, names map[string]bool, where, expr string) {
 func exported() map[string]bool {
 	m := New()
 	m.RegisterWatchdog(func() WatchdogCounts { return WatchdogCounts{} })
+	m.RegisterStuck(func(context.Context, *pgxpool.Pool) (StuckWork, error) { return StuckWork{}, nil })
 	return m.Names()
 }
 

@@ -12,7 +12,7 @@
 //     Each sealed event is counted once, by whichever serve process reads it;
 //     sum the series over instances;
 //   - gauges refreshed on an interval (Sampler): River queue depth and job
-//     age, ledger seal lag, campaign progress, watchdog counts.
+//     age, ledger seal lag, campaign progress, watchdog counts, stuck work.
 package telemetry
 
 import (
@@ -77,6 +77,7 @@ type Metrics struct {
 	failures *prometheus.CounterVec
 
 	health     health
+	stuck      *stuckGauges // nil until RegisterStuck
 	collectors []prometheus.Collector
 }
 

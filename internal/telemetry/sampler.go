@@ -64,6 +64,9 @@ func (m *Metrics) Sample(ctx context.Context, pool *pgxpool.Pool, campaigns bool
 	if err := m.sampleSeal(ctx, pool); err != nil {
 		return err
 	}
+	if err := m.sampleStuck(ctx, pool); err != nil {
+		return err
+	}
 	if campaigns {
 		if err := m.sampleCampaigns(ctx, pool); err != nil {
 			return err
