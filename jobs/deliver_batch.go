@@ -329,7 +329,7 @@ type groupCommit struct {
 	running bool
 }
 
-// recordOutcome hands the outcome of it's send to the group commit and
+// recordOutcome hands the outcome of a sent item to the group commit and
 // returns once it is committed (or could not be). A failed commit is
 // retried while the item's job may still hold its notice (see
 // recordUntil), so a short database outage costs no duplicate.
@@ -359,28 +359,44 @@ func (d *Deps) commitGroups() {
 			return
 		}
 		g.mu.Unlock()
-		until := group[0].until
-		for _, it := range group[1:] {
-			if it.until.After(until) {
-				until = it.until
+		err := d.commitGroup(group)
+		if err != nil && len(group) > 1 {
+			// One item's outcome must not fail the others (they may be other
+			// batches'): record each alone.
+			for _, it := range group {
+				it.recorded <- d.commitGroup([]*batchItem{it})
 			}
-		}
-		var spilled []func()
-		err := retryDB(until, func() error {
-			spilled = spilled[:0]
-			return d.recordGroup(context.Background(), group, func(it *batchItem, at time.Time) {
-				spilled = append(spilled, func() { it.single(it.notice.ID, at) })
-			})
-		})
-		if err == nil {
-			for _, f := range spilled {
-				f()
-			}
+			continue
 		}
 		for _, it := range group {
 			it.recorded <- err
 		}
 	}
+}
+
+// commitGroup records a group's outcomes, retrying while the database is
+// unreachable and one of the items' jobs may still hold its notice, then
+// hands the notices that need one to single deliver jobs.
+func (d *Deps) commitGroup(group []*batchItem) error {
+	until := group[0].until
+	for _, it := range group[1:] {
+		if it.until.After(until) {
+			until = it.until
+		}
+	}
+	var spilled []func()
+	err := retryDB(until, func() error {
+		spilled = spilled[:0]
+		return d.recordGroup(context.Background(), group, func(it *batchItem, at time.Time) {
+			spilled = append(spilled, func() { it.single(it.notice.ID, at) })
+		})
+	})
+	if err == nil {
+		for _, f := range spilled {
+			f()
+		}
+	}
+	return err
 }
 
 // recordGroup records a group of outcomes. A group of acceptances only

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -145,4 +146,36 @@ func TestRedactQuickTest(t *testing.T) {
 		require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT courrier_redact($1)`, in).Scan(&got))
 		require.Equal(t, want, got, in)
 	}
+}
+
+// TestGroupCommitIsolatesABadOutcome: when a group of outcomes cannot be
+// recorded because of one of them, the others (possibly another batch's)
+// are recorded alone and only the bad one fails.
+func TestGroupCommitIsolatesABadOutcome(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	rid := b.recipient(t, "G01", nil)
+	id, _ := b.enqueue(t, notices.New{RecipientID: rid, Kind: notices.GeneralInformation,
+		IdempotencyKey: "isolate:1", Data: templates.SampleData(string(notices.GeneralInformation))})
+	dids, err := ledger.StartAttempts(ctx, b.pool, []ledger.Attempt{{NoticeID: id, Channel: "email", Provider: "relay-test",
+		Address: "lea.dupre@exemple.fr", TemplateVersion: "v", At: b.now}}, false)
+	require.NoError(t, err)
+	item := func(noticeID, deliveryID int64) *batchItem {
+		return &batchItem{notice: &notices.Notice{ID: noticeID}, deliveryID: deliveryID, provider: "relay-test",
+			step:    channels.Step{Channel: channels.Email},
+			receipt: channels.Receipt{MessageID: fmt.Sprintf("<d%d@relay>", deliveryID), Delivered: true, Evidence: "smtp_accepted"},
+			single:  func(int64, time.Time) {}, until: time.Now(), recorded: make(chan error, 1)}
+	}
+	good, bad := item(id, dids[0]), item(id+1000, dids[0]+1000) // no such delivery
+	g := &b.deps.outcomes
+	g.mu.Lock()
+	g.pending, g.running = []*batchItem{bad, good}, true
+	g.mu.Unlock()
+	go b.deps.commitGroups()
+	require.Error(t, <-bad.recorded)
+	require.NoError(t, <-good.recorded)
+	n, err := notices.Get(ctx, b.pool, id)
+	require.NoError(t, err)
+	require.Equal(t, notices.StateDelivered, n.State)
 }
