@@ -1,6 +1,7 @@
 package channels
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -16,8 +17,6 @@ import (
 
 	mail "github.com/wneessen/go-mail"
 	mailsmtp "github.com/wneessen/go-mail/smtp"
-
-	"github.com/courrier-dev/courrier/channels/bounce"
 )
 
 // EmailConfig configures the SMTP email channel.
@@ -175,7 +174,10 @@ type smtpConn struct {
 	client   *mail.Client
 	conn     *mailsmtp.Client // nil until dialled, and after an error
 	raw      net.Conn         // the socket under conn, closed to abort a send on cancellation
+	ext      smtpExt          // what conn's EHLO offered
 	lastUsed time.Time
+	body     bytes.Buffer // the message as go-mail writes it, reused
+	wire     []byte       // the message dot-stuffed for DATA, reused
 }
 
 // NewEmail returns an email channel for cfg. It does not connect: each pooled
@@ -327,22 +329,30 @@ func (e *SMTP) Send(ctx context.Context, msg Message) (Receipt, error) {
 			return Receipt{}, e.dialError(ctx, err)
 		}
 		s.conn = c
+		s.ext = readExt(c)
 	}
 
 	raw := s.raw
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
-	err = s.client.SendWithSMTPClient(s.conn, m)
+	text, err := s.transact(m)
 	s.lastUsed = e.now()
 	if !stop() {
 		s.hangUp()
 		return Receipt{}, &Error{Class: Transient, Msg: "email send aborted", Err: ctx.Err()}
 	}
 	if err != nil {
-		// Whatever happened, the next message gets a fresh connection.
+		// Whatever happened, the next message gets a fresh connection. A
+		// relay left reading message data would not answer QUIT: its socket
+		// is closed without one.
+		enhanced := s.ext.enhanced
+		var f *smtpFailure
+		if s.raw != nil && (!errors.As(err, &f) || f.midData) {
+			_ = s.raw.Close()
+		}
 		s.hangUp()
-		return Receipt{}, classifySMTP(err, msg.To)
+		return Receipt{}, classifySMTP(err, msg.To, enhanced)
 	}
-	reply := RelayReply(m.ServerResponse())
+	reply := RelayReply(text)
 	evidence := "smtp_accepted"
 	if reply != "" {
 		evidence += ": " + reply
@@ -368,8 +378,8 @@ func RelayReply(text string) string {
 
 var addrRe = regexp.MustCompile(`<?[^\s<>"]+@[^\s<>"]+>?`)
 
-// build turns msg into a go-mail message and its Message-ID (without <>).
-func (e *SMTP) build(msg Message) (*mail.Msg, string, error) {
+// build turns msg into a message and its Message-ID (without <>).
+func (e *SMTP) build(msg Message) (*mimeMessage, string, error) {
 	return buildMIME(e.from, e.replyTo, e.domain, msg)
 }
 
@@ -378,7 +388,7 @@ func (e *SMTP) build(msg Message) (*mail.Msg, string, error) {
 // quoted-printable, Content-Language fr, a Message-ID derived from the
 // notice and delivery ids, and the RFC 8058 one-click unsubscribe headers
 // when msg carries an unsubscribe URL.
-func buildMIME(from, replyTo *netmail.Address, domain string, msg Message) (_ *mail.Msg, _ string, err error) {
+func buildMIME(from, replyTo *netmail.Address, domain string, msg Message) (_ *mimeMessage, _ string, err error) {
 	if msg.To == "" {
 		return nil, "", PermanentError("invalid_message", "email has no recipient address")
 	}
@@ -414,11 +424,7 @@ func buildMIME(from, replyTo *netmail.Address, domain string, msg Message) (_ *m
 			return nil, "", PermanentError("invalid_message", "unsubscribe URL of delivery %d must be an https URL", msg.DeliveryID)
 		}
 	}
-	m.SetBodyString(mail.TypeTextPlain, msg.Text)
-	if msg.HTML != "" {
-		m.AddAlternativeString(mail.TypeTextHTML, msg.HTML)
-	}
-	return m, id, nil
+	return &mimeMessage{Msg: m, text: msg.Text, html: msg.HTML}, id, nil
 }
 
 func (e *SMTP) pop() *smtpConn {
@@ -465,42 +471,6 @@ func (e *SMTP) dialError(ctx context.Context, err error) error {
 		return &Error{Class: Transient, Code: "auth_failed", Msg: "SMTP authentication with " + addr + " failed", Err: err}
 	}
 	return &Error{Class: Transient, Code: "connect", Msg: "connect to SMTP server " + addr, Err: err}
-}
-
-// classifySMTP maps a go-mail send error to a channel *Error: 4xx transient,
-// 5xx permanent, and AddressRejected when bounce.Classify says hard for a
-// reply to RCPT TO or DATA (550 5.1.1, or 550/551/553 without an enhanced
-// code), anything
-// without a reply code (network) transient. The recipient address is
-// redacted from the text, which ends up in logs.
-func classifySMTP(err error, rcpt string) *Error {
-	redacted := &redactedError{text: redact(err.Error(), rcpt), err: err}
-	var se *mail.SendError
-	if !errors.As(err, &se) {
-		return &Error{Class: Transient, Msg: "SMTP send failed", Err: redacted}
-	}
-	code := se.ErrorCode()
-	ce := &Error{Class: Transient, Msg: se.Reason.String(), Err: redacted}
-	if code != 0 {
-		ce.Code = strconv.Itoa(code)
-	}
-	if esc := se.EnhancedStatusCode(); esc != "" {
-		ce.Msg += " (" + esc + ")"
-	}
-	switch {
-	case code >= 500 && code < 600:
-		ce.Class = Permanent
-		// The same table as asynchronous bounces: a 550 5.1.1 at RCPT or at
-		// the end of DATA is a hard bounce; a 550 5.7.1 (policy) is not.
-		switch se.Reason {
-		case mail.ErrSMTPRcptTo, mail.ErrSMTPData, mail.ErrSMTPDataClose:
-			class, _ := bounce.Classify(se.EnhancedStatusCode(), code, "")
-			ce.AddressRejected = class == bounce.Hard
-		}
-	case code >= 400 && code < 500:
-		ce.Class = Transient
-	}
-	return ce
 }
 
 type redactedError struct {

@@ -26,6 +26,7 @@ type fakeTwilio struct {
 	srv *httptest.Server
 
 	mu       sync.Mutex
+	conns    int
 	requests []url.Values
 	// replies by To number: status, JSON body and headers; default 201.
 	replies map[string]fakeReply
@@ -87,9 +88,24 @@ func newFakeTwilio(t *testing.T) *fakeTwilio {
 			"uri":                   fmt.Sprintf("/2010-04-01/Accounts/%s/Messages/SM%032d.json", testSID, n),
 		})
 	})
-	f.srv = httptest.NewServer(mux)
+	f.srv = httptest.NewUnstartedServer(mux)
+	f.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			f.mu.Lock()
+			f.conns++
+			f.mu.Unlock()
+		}
+	}
+	f.srv.Start()
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// Conns is the number of connections the server accepted.
+func (f *fakeTwilio) Conns() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.conns
 }
 
 func (f *fakeTwilio) script(to string, status int, body string, header http.Header) {
@@ -318,4 +334,55 @@ func TestRetryAfter(t *testing.T) {
 	require.Equal(t, time.Second, retryAfter(time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)))
 	d := retryAfter(time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
 	require.Greater(t, d, 50*time.Minute)
+}
+
+// Eight senders at once reuse their connections instead of dialling per
+// request (http.DefaultTransport keeps two idle connections per host: 800
+// requests opened ~190 connections). A connection is put back idle a moment
+// after its response is read, so a few more than eight may be opened.
+func TestSMSReusesConnections(t *testing.T) {
+	t.Parallel()
+	sms, f := setupSMS(t, SMSConfig{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*100)
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				_, err := sms.Send(context.Background(), smsMessage("+33612345678"))
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Len(t, f.Requests(), 800)
+	require.LessOrEqual(t, f.Conns(), 32, "connections are reused, not dialled per request")
+}
+
+func BenchmarkSMSSend(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"sid":"SM00000000000000000000000000000001","status":"queued"}`)
+	}))
+	defer srv.Close()
+	sms, err := NewSMS(SMSConfig{AccountSID: testSID, AuthToken: testToken, From: "CAF", APIBaseURL: srv.URL,
+		StatusCallbackBase: "https://courrier.example.fr"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := smsMessage("+33612345678")
+	b.ReportAllocs()
+	b.SetParallelism(4) // 8 senders on 2 cores, as a batch has
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := sms.Send(context.Background(), msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -95,6 +95,9 @@ type Deps struct {
 
 	slotsMu sync.Mutex
 	slots   map[channels.Name]chan struct{}
+	// outcomes is the process's group commit of batch outcomes (see
+	// recordOutcome): every batch's senders share it.
+	outcomes groupCommit
 }
 
 // quietNext is the first instant at or after now when an SMS may be sent to r.

@@ -105,6 +105,10 @@ type batchItem struct {
 	err        error
 	// recorded receives the outcome of recording this item's send.
 	recorded chan error
+	// single hands the notice to a single deliver job (its batch's spill);
+	// until is how long recording this item's outcome may be retried.
+	single func(int64, time.Time)
+	until  time.Time
 }
 
 // deliverBatch returns the notices to hand to single deliver jobs.
@@ -254,19 +258,16 @@ var errNotSent = errors.New("batch time budget spent before sending")
 // of connections and each connection sends one message at a time), and has
 // each outcome recorded before its sender takes the next item: at any
 // moment each sender holds at most one message that was sent but is not yet
-// recorded, which bounds the duplicates a crash can cause.
+// recorded, which bounds the duplicates a crash can cause. Outcomes are
+// committed by the process's group commit, shared by every batch being
+// worked, so that one commit holds the outcomes of all the senders that
+// finished meanwhile, whatever their batch.
 func (d *Deps) sendAll(ctx context.Context, items []*batchItem, single func(int64, time.Time)) error {
 	parallel := d.BatchParallelism
 	if parallel <= 0 {
 		parallel = 8
 	}
-	rec := make(chan *batchItem)
-	recDone := make(chan struct{})
-	go func() {
-		defer close(recDone)
-		d.recorder(ctx, rec, single)
-	}()
-
+	until := recordUntil(ctx)
 	var (
 		wg       sync.WaitGroup
 		stopOnce sync.Once
@@ -283,9 +284,8 @@ func (d *Deps) sendAll(ctx context.Context, items []*batchItem, single func(int6
 				} else {
 					it.receipt, it.err = it.ch.Send(ctx, d.batchMessage(it))
 				}
-				it.recorded = make(chan error, 1)
-				rec <- it
-				err := <-it.recorded
+				it.single, it.until = single, until
+				err := d.recordOutcome(it)
 				release()
 				if err != nil {
 					stopOnce.Do(func() { firstErr = err; close(stop) })
@@ -304,8 +304,6 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	close(rec)
-	<-recDone
 	return firstErr
 }
 
@@ -322,37 +320,53 @@ func (d *Deps) batchMessage(it *batchItem) channels.Message {
 	return msg
 }
 
-// recorder commits outcomes as they arrive: everything that arrived while
-// the previous commit ran goes into the next one (group commit). A failed
-// commit is retried while the job may still hold its notices (see
+// groupCommit gathers the outcomes of a process's batch senders: the
+// outcomes that arrive while a group is being committed make the next
+// group (one statement, one commit), whatever batch they belong to.
+type groupCommit struct {
+	mu      sync.Mutex
+	pending []*batchItem
+	running bool
+}
+
+// recordOutcome hands the outcome of a sent item to the group commit and
+// returns once it is committed (or could not be). A failed commit is
+// retried while the item's job may still hold its notice (see
 // recordUntil), so a short database outage costs no duplicate.
-func (d *Deps) recorder(ctx context.Context, rec <-chan *batchItem, single func(int64, time.Time)) {
-	until := recordUntil(ctx)
-	for first := range rec {
-		group := []*batchItem{first}
-	drain:
-		for {
-			select {
-			case it, ok := <-rec:
-				if !ok {
-					break drain
-				}
-				group = append(group, it)
-			default:
-				break drain
-			}
+func (d *Deps) recordOutcome(it *batchItem) error {
+	it.recorded = make(chan error, 1)
+	g := &d.outcomes
+	g.mu.Lock()
+	g.pending = append(g.pending, it)
+	if !g.running {
+		g.running = true
+		go d.commitGroups()
+	}
+	g.mu.Unlock()
+	return <-it.recorded
+}
+
+// commitGroups commits pending outcomes group by group until none is left.
+func (d *Deps) commitGroups() {
+	g := &d.outcomes
+	for {
+		g.mu.Lock()
+		group := g.pending
+		g.pending = nil
+		if len(group) == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
 		}
-		var spilled []func()
-		err := retryDB(until, func() error {
-			spilled = spilled[:0]
-			return d.recordGroup(ctx, group, func(id int64, at time.Time) {
-				spilled = append(spilled, func() { single(id, at) })
-			})
-		})
-		if err == nil {
-			for _, f := range spilled {
-				f()
+		g.mu.Unlock()
+		err := d.commitGroup(group)
+		if err != nil && len(group) > 1 {
+			// One item's outcome must not fail the others (they may be other
+			// batches'): record each alone.
+			for _, it := range group {
+				it.recorded <- d.commitGroup([]*batchItem{it})
 			}
+			continue
 		}
 		for _, it := range group {
 			it.recorded <- err
@@ -360,34 +374,67 @@ func (d *Deps) recorder(ctx context.Context, rec <-chan *batchItem, single func(
 	}
 }
 
-// recordGroup records a group of outcomes in one transaction: acceptances
-// with a few set-based statements, failures one by one (they are rare).
-func (d *Deps) recordGroup(ctx context.Context, items []*batchItem, single func(int64, time.Time)) error {
+// commitGroup records a group's outcomes, retrying while the database is
+// unreachable and one of the items' jobs may still hold its notice, then
+// hands the notices that need one to single deliver jobs.
+func (d *Deps) commitGroup(group []*batchItem) error {
+	until := group[0].until
+	for _, it := range group[1:] {
+		if it.until.After(until) {
+			until = it.until
+		}
+	}
+	var spilled []func()
+	err := retryDB(until, func() error {
+		spilled = spilled[:0]
+		return d.recordGroup(context.Background(), group, func(it *batchItem, at time.Time) {
+			spilled = append(spilled, func() { it.single(it.notice.ID, at) })
+		})
+	})
+	if err == nil {
+		for _, f := range spilled {
+			f()
+		}
+	}
+	return err
+}
+
+// recordGroup records a group of outcomes. A group of acceptances only
+// (the usual case) is one statement in its own implicit transaction: one
+// round trip, one commit. A group with failures is one transaction:
+// acceptances in one statement, failures one by one (they are rare).
+func (d *Deps) recordGroup(ctx context.Context, items []*batchItem, single func(*batchItem, time.Time)) error {
 	ctx = context.WithoutCancel(ctx) // what was sent must be recorded
 	now := d.now()
+	accepted := make([]ledger.Acceptance, 0, len(items))
+	failures := false
+	for _, it := range items {
+		if it.err != nil {
+			failures = true
+			continue
+		}
+		accepted = append(accepted, ledger.Acceptance{DeliveryID: it.deliveryID, NoticeID: it.notice.ID,
+			Channel: string(it.step.Channel), Provider: it.provider, MessageID: it.receipt.MessageID,
+			Delivered: it.receipt.Delivered, Evidence: it.receipt.Evidence, RelayReply: it.receipt.RelayReply})
+	}
+	if !failures {
+		return ledger.AcceptMany(ctx, d.Pool, accepted, now)
+	}
+
 	tx, err := d.Pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-
-	var accepted []ledger.Acceptance
-	var replies []ledger.RelayReply
 	for _, it := range items {
 		if it.err == nil {
-			accepted = append(accepted, ledger.Acceptance{DeliveryID: it.deliveryID, NoticeID: it.notice.ID,
-				Channel: string(it.step.Channel), MessageID: it.receipt.MessageID, Delivered: it.receipt.Delivered,
-				Evidence: it.receipt.Evidence})
-			if it.receipt.RelayReply != "" {
-				replies = append(replies, ledger.RelayReply{DeliveryID: it.deliveryID, Reply: it.receipt.RelayReply})
-			}
 			continue
 		}
 		if errors.Is(it.err, errNotSent) {
 			if err := ledger.Failed(ctx, tx, it.deliveryID, it.notice.ID, false, "not_sent", it.err.Error(), now); err != nil {
 				return err
 			}
-			single(it.notice.ID, time.Time{})
+			single(it, time.Time{})
 			continue
 		}
 		ce := channels.Classify(it.err)
@@ -413,12 +460,9 @@ func (d *Deps) recordGroup(ctx context.Context, items []*batchItem, single func(
 			}
 			at = now.Add(wait)
 		}
-		single(it.notice.ID, at)
+		single(it, at)
 	}
 	if err := ledger.AcceptMany(ctx, tx, accepted, now); err != nil {
-		return err
-	}
-	if err := ledger.SetRelayReplies(ctx, tx, replies); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)

@@ -125,3 +125,54 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkAcceptGroups measures recording acceptances as the batch
+// worker's group commit does: groups of COURRIER_BENCH_GROUP (default 8)
+// acceptances, each group one courrier_accept_many call in its own
+// implicit transaction (one commit), on a pool. The attempts are recorded
+// outside the timer.
+func BenchmarkAcceptGroups(b *testing.B) {
+	ctx := context.Background()
+	pool := pgtest.New(b)
+	group := 8
+	if v, err := strconv.Atoi(os.Getenv("COURRIER_BENCH_GROUP")); err == nil && v > 0 {
+		group = v
+	}
+	var rid int64
+	require.NoError(b, pool.QueryRow(ctx, `INSERT INTO recipients (ref) VALUES ('B1') RETURNING id`).Scan(&rid))
+	batch := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		batch++
+		rows, err := pool.Query(ctx, `
+			INSERT INTO notices (recipient_id, kind, template_key, idempotency_key)
+			SELECT $1, 'general_information', 'general_information', $2 || g FROM generate_series(1, $3) g RETURNING id`,
+			rid, fmt.Sprintf("g%d:", batch), group)
+		require.NoError(b, err)
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			require.NoError(b, rows.Scan(&id))
+			ids = append(ids, id)
+		}
+		rows.Close()
+		now := time.Now()
+		attempts := make([]ledger.Attempt, len(ids))
+		for i, id := range ids {
+			attempts[i] = ledger.Attempt{NoticeID: id, Channel: "email", Provider: "smtp", Address: "a@exemple.fr",
+				TemplateVersion: "v", Content: ledger.Content{Subject: "Objet", Text: "Bonjour"}, At: now}
+		}
+		dids, err := ledger.StartAttempts(ctx, pool, attempts, false)
+		require.NoError(b, err)
+		acc := make([]ledger.Acceptance, len(ids))
+		for i := range ids {
+			acc[i] = ledger.Acceptance{DeliveryID: dids[i], NoticeID: ids[i], Channel: "email", Provider: "smtp",
+				MessageID: fmt.Sprintf("<m%d>", dids[i]), Delivered: true, Evidence: "smtp_accepted: 250 2.0.0 Ok: queued as X",
+				RelayReply: "250 2.0.0 Ok: queued as X"}
+		}
+		b.StartTimer()
+		require.NoError(b, ledger.AcceptMany(ctx, pool, acc, now))
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*group), "µs/message")
+}

@@ -349,60 +349,47 @@ func StartAttempts(ctx context.Context, tx DBTX, attempts []Attempt, keepContent
 type Acceptance struct {
 	DeliveryID, NoticeID int64
 	Channel              string
-	MessageID            string
-	Delivered            bool
-	Evidence             string
+	// Provider names the delivery's provider, as recorded when the attempt
+	// started; empty, it is read from the delivery row.
+	Provider  string
+	MessageID string
+	Delivered bool
+	Evidence  string
+	// RelayReply, when not empty, is stored on the delivery (see
+	// SetRelayReplies).
+	RelayReply string
 }
 
+// acceptManySQL records a group of acceptances in one statement
+// (courrier_accept_many, migration 0095), so that a group needs a single
+// round trip and, run outside an explicit transaction, a single implicit
+// one: each delivery row is rewritten once (relay reply included), each
+// acceptance appends one event whose facts are those of acceptFacts, and
+// each notice moves to sent or delivered.
+const acceptManySQL = `SELECT deliveries_done, events_done FROM courrier_accept_many($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+
 // AcceptMany records many acceptances at once, with the same rules as
-// Accepted, and moves their notices to sent or delivered.
-func AcceptMany(ctx context.Context, tx DBTX, acc []Acceptance, at time.Time) error {
+// Accepted, and moves their notices to sent or delivered. It is one
+// statement: given a pool rather than a transaction it commits on its own.
+func AcceptMany(ctx context.Context, db DBTX, acc []Acceptance, at time.Time) error {
 	if len(acc) == 0 {
 		return nil
 	}
 	n := len(acc)
 	dids, nids := make([]int64, n), make([]int64, n)
-	chans, mids, evidence := make([]string, n), make([]string, n), make([]string, n)
+	chans, mids, evidence, providers, replies := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	delivered := make([]bool, n)
 	for i, a := range acc {
 		dids[i], nids[i], chans[i], mids[i], delivered[i], evidence[i] = a.DeliveryID, a.NoticeID, a.Channel, a.MessageID, a.Delivered, a.Evidence
+		providers[i], replies[i] = a.Provider, a.RelayReply
 	}
-	if _, err := tx.Exec(ctx, `
-		UPDATE deliveries d
-		SET provider_message_id = coalesce(d.provider_message_id, nullif(v.mid, '')),
-		    sent_at = coalesce(d.sent_at, $4),
-		    state = CASE WHEN d.state IN ('pending', 'sending') OR (d.state = 'sent' AND v.delivered)
-		                 THEN CASE WHEN v.delivered THEN 'delivered' ELSE 'sent' END ELSE d.state END,
-		    final_at = CASE WHEN v.delivered THEN coalesce(d.final_at, $4) ELSE d.final_at END,
-		    updated_at = $4
-		FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS v(id, mid, delivered)
-		WHERE d.id = v.id`, dids, mids, delivered, at); err != nil {
+	var updated, appended int
+	if err := db.QueryRow(ctx, acceptManySQL, dids, nids, delivered, evidence, chans, mids, providers, replies, at).
+		Scan(&updated, &appended); err != nil {
 		return fmt.Errorf("record %d acceptances: %w", n, err)
 	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO delivery_events (delivery_id, notice_id, event, detail, occurred_at, facts)
-		SELECT v.d, v.nid, CASE WHEN v.delivered THEN 'delivered' ELSE 'sent' END,
-		       CASE WHEN v.delivered THEN v.evidence ELSE 'accepted by provider' END, $5,
-		       jsonb_build_object('channel', v.ch, 'provider', d.provider, 'provider_message_id', v.mid,
-		                          'accepted_as', split_part(v.evidence, ': ', 1))
-		         || CASE WHEN v.delivered THEN jsonb_build_object('evidence', split_part(v.evidence, ': ', 1)) ELSE '{}'::jsonb END
-		         || CASE WHEN strpos(v.evidence, ': ') > 0
-		                 THEN jsonb_build_object('relay_reply', courrier_redact(substr(v.evidence, strpos(v.evidence, ': ') + 2)))
-		                 ELSE '{}'::jsonb END
-		FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::text[], $6::text[], $7::text[]) AS v(d, nid, delivered, evidence, ch, mid)
-		JOIN deliveries d ON d.id = v.d
-		ORDER BY v.d`, dids, nids, delivered, evidence, at, chans, mids); err != nil {
-		return fmt.Errorf("append acceptance events: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `
-		UPDATE notices n
-		SET state = CASE WHEN v.delivered OR n.state = 'delivered' THEN 'delivered' ELSE 'sent' END,
-		    channel = v.channel, state_reason = '', updated_at = $4,
-		    sent_at = coalesce(n.sent_at, $4),
-		    delivered_at = CASE WHEN v.delivered THEN coalesce(n.delivered_at, $4) ELSE n.delivered_at END
-		FROM unnest($1::bigint[], $2::text[], $3::bool[]) AS v(id, channel, delivered)
-		WHERE n.id = v.id AND n.state NOT IN ('cancelled')`, nids, chans, delivered, at); err != nil {
-		return fmt.Errorf("record %d notices sent: %w", n, err)
+	if updated != n || appended != n {
+		return fmt.Errorf("record %d acceptances: %d deliveries found, %d events appended", n, updated, appended)
 	}
 	return nil
 }

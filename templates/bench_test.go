@@ -45,3 +45,26 @@ func BenchmarkTransliterateGSM(b *testing.B) {
 		_ = TransliterateGSM(text)
 	}
 }
+
+// benchGeneralMailing renders a general mailing for rotating recipients,
+// through the skeletons or plainly.
+func benchGeneralMailing(b *testing.B, skel bool) {
+	set, err := Load(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := set.tmpls[KindGeneralInformation+"/email"]
+	rs := []Recipient{SampleRecipient(), {Ref: "7654321", Civility: "M.", GivenName: "Paul", FamilyName: "Hoarau"}, {Ref: "1111111", GivenName: "Zoé", FamilyName: "Payet"}}
+	data := map[string]any{"period": "printemps 2027"}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := c.renderWith(Input{Recipient: rs[i%len(rs)], Data: data}, set.agency, skel); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkRenderGeneralMailing(b *testing.B)      { benchGeneralMailing(b, true) }
+func BenchmarkRenderGeneralMailingPlain(b *testing.B) { benchGeneralMailing(b, false) }

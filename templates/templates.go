@@ -141,6 +141,9 @@ type compiled struct {
 	text         *texttemplate.Template
 	htmlEntry    string // template to execute for html
 	textEntry    string // template to execute for text
+	// The parts split around the recipient (see skeleton.go); nil when a
+	// part cannot be split.
+	textSkel, htmlSkel *skeleton
 }
 
 // srcFile is a template file's content and where it came from.
@@ -361,14 +364,17 @@ func compile(base, display string, h *header, sections map[string]section, parti
 		}
 		c.textEntry = "email_text"
 	}
+	var textTrees []*parse.Tree
 	for _, t := range text.Templates() {
 		if t.Tree != nil {
-			trees = append(trees, t.Tree)
+			textTrees = append(textTrees, t.Tree)
 		}
 	}
+	trees = append(trees, textTrees...)
 	if err := checkTrees(trees, declared, textPartials, true, c.used); err != nil {
 		return nil, err
 	}
+	c.textSkel = textSkeleton(textTrees, c.textEntry)
 
 	if sec, ok := sections["html"]; ok {
 		ht := htmltemplate.New(display).Option("missingkey=error").Funcs(funcs())
@@ -403,6 +409,10 @@ func compile(base, display string, h *header, sections map[string]section, parti
 		if err := checkTrees(htrees, declared, htmlPartials, true, c.used); err != nil {
 			return nil, err
 		}
+		unescaped := make([]*parse.Tree, len(htrees))
+		for i, t := range htrees {
+			unescaped[i] = t.Copy()
+		}
 		// Escape now so that a context error is a load error, not a send error.
 		if err := ht.Lookup(c.htmlEntry).Execute(io.Discard, nil); err != nil {
 			var he *htmltemplate.Error
@@ -416,6 +426,7 @@ func compile(base, display string, h *header, sections map[string]section, parti
 			}
 		}
 		c.html = ht
+		c.htmlSkel = htmlSkeleton(unescaped, c.htmlEntry)
 	}
 	return c, nil
 }
@@ -626,6 +637,12 @@ func (s *Set) Render(key, channel string, in Input) (*Rendered, error) {
 func (c *compiled) name() string { return c.key + "/" + c.channel }
 
 func (c *compiled) render(in Input, agency Agency) (*Rendered, error) {
+	return c.renderWith(in, agency, true)
+}
+
+// renderWith renders with the skeletons when skel is true (and the template
+// has them), else executes the whole templates: the output is the same.
+func (c *compiled) renderWith(in Input, agency Agency, skel bool) (*Rendered, error) {
 	data := make(map[string]any, len(c.fields)+3)
 	for _, f := range c.fields {
 		v, ok := in.Data[f.Name]
@@ -650,15 +667,29 @@ func (c *compiled) render(in Input, agency Agency) (*Rendered, error) {
 		r.Subject = collapseSpace(buf.String())
 		data["Subject"] = r.Subject
 	}
+	textSkel, htmlSkel := c.textSkel, c.htmlSkel
+	if !skel {
+		textSkel, htmlSkel = nil, nil
+	}
+	key := ""
+	if textSkel != nil || htmlSkel != nil {
+		key = skeletonKey(c, data)
+	}
 	buf.Reset()
-	if err := c.text.ExecuteTemplate(&buf, c.textEntry, data); err != nil {
-		return nil, c.execError(err)
+	if textSkel == nil || !textSkel.render(&buf, key, data) {
+		buf.Reset()
+		if err := c.text.ExecuteTemplate(&buf, c.textEntry, data); err != nil {
+			return nil, c.execError(err)
+		}
 	}
 	r.Text = tidyText(buf.String())
 	if c.html != nil {
 		buf.Reset()
-		if err := c.html.ExecuteTemplate(&buf, c.htmlEntry, data); err != nil {
-			return nil, c.execError(err)
+		if htmlSkel == nil || !htmlSkel.render(&buf, key, data) {
+			buf.Reset()
+			if err := c.html.ExecuteTemplate(&buf, c.htmlEntry, data); err != nil {
+				return nil, c.execError(err)
+			}
 		}
 		r.HTML = strings.TrimSpace(buf.String()) + "\n"
 	}

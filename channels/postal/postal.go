@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 
 	"golang.org/x/text/runes"
@@ -73,11 +74,19 @@ func (a Address) Lines() []string {
 	return lines
 }
 
+// stripAccents pools the accent-removing transformer: a chain allocates
+// about 8 KB of buffers, and every notice's routing computes its address.
+var stripAccents = sync.Pool{New: func() any {
+	return transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+}}
+
 // DistributionLine is the last line for France: "97400 SAINT DENIS". The
 // locality is upper-cased, its accents removed and its punctuation (hyphens,
 // apostrophes, dots, commas) replaced by spaces, as NF Z10-011 asks.
 func DistributionLine(postalCode, city string) string {
-	c, _, _ := transform.String(transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC), city)
+	t := stripAccents.Get().(transform.Transformer)
+	c, _, _ := transform.String(t, city) // resets t first
+	stripAccents.Put(t)
 	c = strings.Map(func(r rune) rune {
 		switch {
 		case r == 'Œ' || r == 'œ':

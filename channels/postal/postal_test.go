@@ -60,3 +60,10 @@ func TestPrintableRefuses(t *testing.T) {
 		t.Fatalf("38 characters: %v", err)
 	}
 }
+
+func BenchmarkDistributionLine(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = DistributionLine("97400", "Saint-Denis-de-l'Île")
+	}
+}

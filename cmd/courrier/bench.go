@@ -42,6 +42,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	workers := fs.Int("workers", 200, "River MaxWorkers of the default queue (the no-op baseline's queue)")
 	bulk := fs.Int("bulk-workers", 4, "River MaxWorkers of the bulk queue (campaign batches)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
 	cooldown := fs.Duration("fetch-cooldown", time.Millisecond, "River FetchCooldown")
 	conns := fs.Int("smtp-connections", 8, "SMTP connections (and messages sent at once per batch)")
 	poolSize := fs.Int("pool", 40, "PostgreSQL connections")
@@ -139,6 +140,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *memProfile != "" {
+		if err := writeMemProfile(*memProfile); err != nil {
+			return err
+		}
+	}
 	if *keep {
 		fmt.Fprintf(env.Stdout, "benchmark database kept: %s\n", name)
 	}
@@ -154,4 +160,15 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// writeMemProfile writes the allocations made since the process started
+// (sampled at runtime.MemProfileRate; pprof scales the samples up).
+func writeMemProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("allocs").WriteTo(f, 0)
 }

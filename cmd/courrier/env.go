@@ -82,6 +82,8 @@ type Env struct {
 	key *ledger.Key
 	// embedded is the private PostgreSQL that openDB started, if any.
 	embedded *pglocal.Server
+	// httpTimeouts, when set, replaces the HTTP server's timeouts (tests).
+	httpTimeouts *httpTimeouts
 }
 
 func (e *Env) get(key, def string) string {

@@ -27,6 +27,13 @@ const (
 	bodyWait = 5 * time.Second
 )
 
+// httpTimeouts are the server's timeouts; tests shorten them (Env.httpTimeouts).
+type httpTimeouts struct {
+	header, read, write, idle time.Duration
+}
+
+var defaultHTTPTimeouts = httpTimeouts{header: httpReadHeaderTimeout, read: httpReadTimeout, write: httpWriteTimeout, idle: httpIdleTimeout}
+
 // listenHTTP returns the server of handler and its listener, with the
 // timeouts above, at most COURRIER_HTTP_MAX_CONNS connections (default
 // 1024) and COURRIER_HTTP_MAX_BODIES bodies read at once (default 64).
@@ -46,12 +53,16 @@ func (e *Env) listenHTTP(addr string, handler http.Handler) (*http.Server, net.L
 	if err != nil {
 		return nil, nil, fmt.Errorf("http listen: %w", err)
 	}
+	to := defaultHTTPTimeouts
+	if e.httpTimeouts != nil {
+		to = *e.httpTimeouts
+	}
 	srv := &http.Server{
 		Handler:           httpapi.LimitBodies(maxBodies, bodyWait, handler),
-		ReadHeaderTimeout: httpReadHeaderTimeout,
-		ReadTimeout:       httpReadTimeout,
-		WriteTimeout:      httpWriteTimeout,
-		IdleTimeout:       httpIdleTimeout,
+		ReadHeaderTimeout: to.header,
+		ReadTimeout:       to.read,
+		WriteTimeout:      to.write,
+		IdleTimeout:       to.idle,
 		MaxHeaderBytes:    httpMaxHeader,
 	}
 	return srv, netutil.LimitListener(ln, maxConns), nil

@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -78,4 +80,47 @@ func TestRiverUIGuardRefusesCrossSiteMutations(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, do("PUT", "", map[string]string{"Origin": "http://courrier.example"}))
 	require.Equal(t, http.StatusNoContent, do("GET", "", map[string]string{"Sec-Fetch-Site": "cross-site"}))
 	require.Equal(t, 3, reached)
+}
+
+// Unauthenticated clients that send a request slowly (a header never
+// finished, a body that stalls after a few bytes) or open a connection and
+// say nothing are cut off by the server's timeouts: none can hold a
+// connection open. The timeouts are shortened for the test; the assertion
+// is that the server closes every connection, not how fast.
+func TestSlowClientsAreCutOff(t *testing.T) {
+	t.Parallel()
+	env := &Env{Getenv: func(string) string { return "" },
+		httpTimeouts: &httpTimeouts{header: 300 * time.Millisecond, read: 600 * time.Millisecond, write: time.Second, idle: 300 * time.Millisecond}}
+	srv, ln, err := env.listenHTTP("127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // like the webhook and unsubscribe handlers: read the whole form
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	require.NoError(t, err)
+	defer srv.Close()
+	go func() { _ = srv.Serve(ln) }()
+
+	openings := map[string]string{
+		"header never finished": "POST /webhooks/twilio/status HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+		"body stalls":           "POST /unsubscribe/abc HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\nMessageSid=SM",
+		"silent":                "",
+	}
+	var conns []net.Conn
+	var names []string
+	for range 20 {
+		for name, opening := range openings {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			require.NoError(t, err)
+			defer c.Close()
+			_, err = io.WriteString(c, opening)
+			require.NoError(t, err)
+			conns, names = append(conns, c), append(names, name)
+		}
+	}
+	for i, c := range conns {
+		// Far above the shortened timeouts: only a connection the server
+		// never closes reaches this deadline.
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(30*time.Second)))
+		_, err := io.Copy(io.Discard, c) // returns when the server closes
+		require.NoError(t, err, "connection %d (%s) was not closed by the server", i, names[i])
+	}
 }

@@ -128,7 +128,13 @@ type Phase struct {
 	// WALBytes is the PostgreSQL write-ahead log written during the phase,
 	// per item (the whole cluster's WAL: the benchmark is alone on it).
 	WALBytes float64 `json:"wal_bytes_per_item,omitempty"`
-	Note     string  `json:"note,omitempty"`
+	// CPUPostgresMicros is the CPU time of the PostgreSQL server's own
+	// processes per item (0 when the server is not on this machine), and
+	// CommitsPerItem the transactions committed in the benchmark's
+	// database per item: both hold on a machine busy with other work.
+	CPUPostgresMicros float64 `json:"cpu_postgres_us_per_item,omitempty"`
+	CommitsPerItem    float64 `json:"commits_per_item,omitempty"`
+	Note              string  `json:"note,omitempty"`
 }
 
 // Report is the outcome of a run.
@@ -239,6 +245,7 @@ type runner struct {
 	cpuStart cpuSample     // taken at the start of the current phase
 	walStart string        // pg_current_wal_lsn() at the start of the current phase
 	childCPU time.Duration // CPU of the extra worker processes in the current phase
+	pgStart  pgSample      // PostgreSQL's CPU and commits at the start of the current phase
 }
 
 // cpuSample is the machine's busy CPU time and this process's CPU time.
@@ -279,6 +286,7 @@ func (b *runner) startPhase() {
 	b.walStart, b.childCPU = "", 0
 	_ = b.pool.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&b.walStart)
 	b.cpuStart = readCPU()
+	b.pgStart = samplePG(context.Background(), b.pool)
 }
 
 // walSince returns the WAL bytes written since the phase started.
@@ -327,6 +335,11 @@ func (b *runner) record(ctx context.Context, p Phase) {
 	}
 	if p.Count > 0 {
 		p.WALBytes = b.walSince(ctx) / float64(p.Count)
+		pg := samplePG(ctx, b.pool)
+		if pg.cpuOK && b.pgStart.cpuOK {
+			p.CPUPostgresMicros = (pg.cpu - b.pgStart.cpu).Seconds() * 1e6 / float64(p.Count)
+		}
+		p.CommitsPerItem = float64(pg.commits-b.pgStart.commits) / float64(p.Count)
 	}
 	p.PeakRSSMB = peakRSSMB()
 	var size int64

@@ -23,14 +23,14 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\tcount\tseconds\tper second\tp50 ms\tp99 ms\tCPU µs/item (courrier+sinks / PostgreSQL)\tWAL KB/item\tpeak RSS MB\tDB MB\t")
+	fmt.Fprintln(tw, "phase\tcount\tseconds\tper second\tp50 ms\tp99 ms\tCPU µs/item (courrier+sinks / PostgreSQL)\tWAL KB/item\tpeak RSS MB\tDB MB\tPG server CPU µs/item\tcommits/item\t")
 	for _, p := range r.Phases {
 		p50, p99 := "-", "-"
 		if p.P50Millis > 0 {
 			p50, p99 = fmt.Sprintf("%.0f", p.P50Millis), fmt.Sprintf("%.0f", p.P99Millis)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%s\t%s\t%.0f / %.0f\t%.1f\t%.0f\t%.0f\t\n", p.Name, p.Count, p.Seconds, p.PerSecond, p50, p99,
-			p.CPUSelfMicros, p.CPUOtherMicros, p.WALBytes/1024, p.PeakRSSMB, p.DBSizeMB)
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.0f\t%s\t%s\t%.0f / %.0f\t%.1f\t%.0f\t%.0f\t%.0f\t%.2f\t\n", p.Name, p.Count, p.Seconds, p.PerSecond, p50, p99,
+			p.CPUSelfMicros, p.CPUOtherMicros, p.WALBytes/1024, p.PeakRSSMB, p.DBSizeMB, p.CPUPostgresMicros, p.CommitsPerItem)
 	}
 	_ = tw.Flush()
 	if len(r.Ratios) > 0 {
