@@ -44,7 +44,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)")
 	cooldown := fs.Duration("fetch-cooldown", time.Millisecond, "River FetchCooldown")
-	conns := fs.Int("smtp-connections", 8, "SMTP connections (and messages sent at once per batch)")
+	conns := fs.Int("smtp-connections", 32, "SMTP connections (and messages sent at once per batch); also the SMS senders")
 	poolSize := fs.Int("pool", 40, "PostgreSQL connections")
 	phases := fs.String("phases", "import,river,fanout,email,sms,letters,compliance,bounces", "phases to run, comma-separated: import, river, fanout, email, sms, mixed, letters, compliance, bounces, reports")
 	historyEvents := fs.Int64("history-events", 0, "ledger events of the reports phase's seeded history (default 10 per beneficiary)")

@@ -56,7 +56,7 @@ func runBenchWorker(ctx context.Context, env *Env, args []string) error {
 	workers := fs.Int("workers", 200, "River MaxWorkers of the default queue")
 	bulk := fs.Int("bulk-workers", 4, "River MaxWorkers of the bulk queue")
 	cooldown := fs.Duration("fetch-cooldown", time.Millisecond, "River FetchCooldown")
-	conns := fs.Int("smtp-connections", 8, "SMTP connections")
+	conns := fs.Int("smtp-connections", 32, "SMTP connections")
 	batch := fs.Int("batch", 200, "notices per deliver_batch job")
 	fanoutBatch := fs.Int("fanout-batch", 5_000, "beneficiaries per fan-out transaction")
 	if err := fs.Parse(args); err != nil {

@@ -39,7 +39,7 @@ type Options struct {
 	Workers       int           // River MaxWorkers of the default queue (default 200)
 	BulkWorkers   int           // River MaxWorkers of the bulk queue (default 4)
 	FetchCooldown time.Duration // default 1ms
-	SMTPConns     int           // SMTP connections (default 8)
+	SMTPConns     int           // SMTP connections (default 32)
 	Phases        []string      // subset of import, river, fanout, email, sms, mixed, letters, compliance, bounces, reports (default all but mixed and reports)
 	// HistoryEvents is the number of ledger events of the reports phase's
 	// seeded history (default 10 per beneficiary).
@@ -82,7 +82,7 @@ func (o *Options) defaults() {
 		o.FetchCooldown = time.Millisecond
 	}
 	if o.SMTPConns <= 0 {
-		o.SMTPConns = 8
+		o.SMTPConns = 32
 	}
 	if o.Processes <= 0 {
 		o.Processes = 1
@@ -522,6 +522,10 @@ func (b *runner) deps(smtpURL, twilioURL string) (*jobs.Deps, func(), error) {
 		Pool: b.pool, Templates: tpl, Routes: channels.DefaultRoutes(), Logger: jobs.QuietLogger(b.opts.Logger, slog.LevelWarn),
 		Channels:         map[channels.Name]channels.Channel{channels.Email: email, channels.SMS: sms},
 		BatchParallelism: b.opts.SMTPConns,
+		// As serve does (SMTP_CONNECTIONS, COURRIER_SMS_IN_FLIGHT): at most
+		// one unrecorded acceptance per connection / SMS sender, the
+		// duplicate bound of a crash.
+		InFlight: map[channels.Name]int{channels.Email: b.opts.SMTPConns, channels.SMS: b.opts.SMTPConns},
 	}
 	return deps, func() { _ = email.Close() }, nil
 }
