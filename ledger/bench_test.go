@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -28,18 +29,7 @@ func BenchmarkLedgerBatch(b *testing.B) {
 	batch := 0
 	for b.Loop() {
 		batch++
-		rows, err := pool.Query(ctx, `
-			INSERT INTO notices (recipient_id, kind, template_key, idempotency_key)
-			SELECT $1, 'general_information', 'general_information', $2 || g FROM generate_series(1, $3) g RETURNING id`,
-			rid, fmt.Sprintf("b%d:", batch), size)
-		require.NoError(b, err)
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			require.NoError(b, rows.Scan(&id))
-			ids = append(ids, id)
-		}
-		rows.Close()
+		ids := benchNotices(ctx, b, pool, rid, fmt.Sprintf("b%d:", batch), size)
 		now := time.Now()
 		attempts := make([]ledger.Attempt, len(ids))
 		for i, id := range ids {
@@ -145,18 +135,7 @@ func BenchmarkAcceptGroups(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		batch++
-		rows, err := pool.Query(ctx, `
-			INSERT INTO notices (recipient_id, kind, template_key, idempotency_key)
-			SELECT $1, 'general_information', 'general_information', $2 || g FROM generate_series(1, $3) g RETURNING id`,
-			rid, fmt.Sprintf("g%d:", batch), group)
-		require.NoError(b, err)
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			require.NoError(b, rows.Scan(&id))
-			ids = append(ids, id)
-		}
-		rows.Close()
+		ids := benchNotices(ctx, b, pool, rid, fmt.Sprintf("g%d:", batch), group)
 		now := time.Now()
 		attempts := make([]ledger.Attempt, len(ids))
 		for i, id := range ids {
@@ -175,4 +154,17 @@ func BenchmarkAcceptGroups(b *testing.B) {
 		require.NoError(b, ledger.AcceptMany(ctx, pool, acc, now))
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*group), "µs/message")
+}
+
+// benchNotices creates n general-information notices of recipient rid, with
+// idempotency keys prefix1…prefixN, and returns their ids.
+func benchNotices(ctx context.Context, b *testing.B, pool *pgxpool.Pool, rid int64, prefix string, n int) []int64 {
+	rows, err := pool.Query(ctx, `
+		INSERT INTO notices (recipient_id, kind, template_key, idempotency_key)
+		SELECT $1, 'general_information', 'general_information', $2 || g FROM generate_series(1, $3) g RETURNING id`,
+		rid, prefix, n)
+	require.NoError(b, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	require.NoError(b, err)
+	return ids
 }
