@@ -125,7 +125,7 @@ func (pk Packer) ForRecipient(ctx context.Context, ref string) (*Pack, error) {
 	if !exists {
 		return nil, fmt.Errorf("%w: no beneficiary numbered %q", ErrInvalid, ref)
 	}
-	ids, err := noticeIDs(ctx, pk.DB, `SELECT notice_id FROM proj_notices WHERE recipient = $1 ORDER BY notice_id`, ref)
+	ids, err := noticeIDs(ctx, pk.DB, beneficiaryNoticesSQL, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -714,3 +714,7 @@ func requestRules() map[string]requestRule {
 	}
 	return m
 }
+
+// beneficiaryNoticesSQL lists a beneficiary's sealed notices by number
+// (index proj_notices_recipient_idx).
+const beneficiaryNoticesSQL = `SELECT notice_id FROM proj_notices WHERE recipient = $1 ORDER BY notice_id`
