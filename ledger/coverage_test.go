@@ -74,3 +74,25 @@ func TestTamperCoverageEdited(t *testing.T) {
 	require.NoError(t, err)
 	requireBreak(t, b.verify(t), ledger.BreakProjection, "beneficiary R0001", "row missing")
 }
+
+// A database upgraded to the coverage projection with everything already
+// sealed: the next seal builds the projection even though it has no new
+// event to seal, so verify (and the reports) find every row.
+func TestUpgradeBuildsCoverageWithNothingNewToSeal(t *testing.T) {
+	t.Parallel()
+	b := sealed(t, 2)
+	// As after migration 0090 on a ledger sealed before it.
+	_, err := b.pool.Exec(b.ctx, `DELETE FROM proj_coverage`)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(b.ctx, `INSERT INTO proj_coverage_rebuild DEFAULT VALUES`)
+	require.NoError(t, err)
+	requireBreak(t, b.verify(t), ledger.BreakProjection, "beneficiary R0001", "row missing")
+
+	require.Zero(t, b.seal(t, 0), "nothing new to seal")
+	res := b.verify(t)
+	require.True(t, res.OK, "%v", res.Breaks)
+	require.Positive(t, res.Coverage)
+	var marked bool
+	require.NoError(t, b.pool.QueryRow(b.ctx, `SELECT EXISTS (SELECT 1 FROM proj_coverage_rebuild)`).Scan(&marked))
+	require.False(t, marked)
+}

@@ -162,6 +162,12 @@ func Seal(ctx context.Context, pool *pgxpool.Pool, opts SealOptions) (sealed int
 		_, _ = conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", sealLockKey)
 	}()
 
+	// A coverage rebuild asked for (by migration 0090 on a ledger sealed
+	// before it, or by an operator) runs even when nothing new is sealed.
+	if err := pgx.BeginFunc(ctx, conn.Conn(), func(tx pgx.Tx) error { return rebuildCoverageIfMarked(ctx, tx) }); err != nil {
+		return 0, fmt.Errorf("seal: %w", err)
+	}
+
 	var cutoff time.Time
 	err = conn.QueryRow(ctx, `
 		SELECT least(clock_timestamp() - make_interval(secs => $1),
