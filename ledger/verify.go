@@ -2,12 +2,14 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
-	"sort"
+	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -395,75 +397,74 @@ func diffRequest(stored, want *RequestFacts) string {
 
 // compareProjections compares the stored projections with proj, row by row.
 func compareProjections(ctx context.Context, pool *pgxpool.Pool, proj *Projection, res *VerifyResult, add func(Break) bool) error {
-	seen := make(map[int64]bool, len(proj.Notices))
-	rows, err := pool.Query(ctx, `SELECT `+noticeFactColumns+` FROM proj_notices ORDER BY notice_id`)
+	var err error
+	res.Notices, err = compareRows(ctx, pool, "notice", `SELECT `+noticeFactColumns+` FROM proj_notices ORDER BY notice_id`,
+		scanNoticeFacts, func(f *NoticeFacts) int64 { return f.NoticeID }, proj.Notices, diffNotice,
+		func(id int64, detail string) Break { return Break{Kind: BreakProjection, NoticeID: id, Detail: detail} },
+		projectionTexts{extra: "the report projection holds a notice that no sealed event created",
+			lacks: "the report projection lacks this sealed notice"}, add)
 	if err != nil {
-		return fmt.Errorf("verify: read notice projection: %w", err)
+		return err
 	}
-	for rows.Next() {
-		stored, err := scanNoticeFacts(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		res.Notices++
-		seen[stored.NoticeID] = true
-		want := proj.Notices[stored.NoticeID]
-		if want == nil {
-			add(Break{Kind: BreakProjection, NoticeID: stored.NoticeID, Detail: "the report projection holds a notice that no sealed event created"})
-			continue
-		}
-		if d := diffNotice(stored, want); d != "" {
-			add(Break{Kind: BreakProjection, NoticeID: stored.NoticeID, Detail: "report projection: " + d})
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("verify: read notice projection: %w", err)
-	}
-	var missing []int64
-	for id := range proj.Notices {
-		if !seen[id] {
-			missing = append(missing, id)
-		}
-	}
-	sort.Slice(missing, func(i, j int) bool { return missing[i] < missing[j] })
-	for _, id := range missing {
-		add(Break{Kind: BreakProjection, NoticeID: id, Detail: "the report projection lacks this sealed notice"})
-	}
+	res.Requests, err = compareRows(ctx, pool, "request", `SELECT `+requestFactColumns+` FROM proj_requests ORDER BY request`,
+		scanRequestFacts, func(f *RequestFacts) string { return f.Request }, proj.Requests, diffRequest,
+		func(ref string, detail string) Break {
+			return Break{Kind: BreakProjection, Detail: fmt.Sprintf("request %s: %s", ref, detail)}
+		},
+		projectionTexts{extra: "the report projection holds a request no sealed event received",
+			lacks: "the report projection lacks this sealed request"}, add)
+	return err
+}
 
-	seenReq := map[string]bool{}
-	rows, err = pool.Query(ctx, `SELECT `+requestFactColumns+` FROM proj_requests ORDER BY request`)
+// projectionTexts are the details of a row the events do not support and
+// of a row the events call for that is missing.
+type projectionTexts struct{ extra, lacks string }
+
+// compareRows reads a stored projection (sql, in key order) and compares
+// each row with want, the projection recomputed from the sealed events:
+// rows no event supports, rows that differ (diff) and rows missing, in key
+// order. It returns the number of stored rows read.
+func compareRows[K cmp.Ordered, T any](ctx context.Context, pool *pgxpool.Pool, what, sql string,
+	scan func(pgx.Row) (*T, error), key func(*T) K, want map[K]*T, diff func(stored, want *T) string,
+	brk func(K, string) Break, texts projectionTexts, add func(Break) bool) (int64, error) {
+	rows, err := pool.Query(ctx, sql)
 	if err != nil {
-		return fmt.Errorf("verify: read request projection: %w", err)
+		return 0, fmt.Errorf("verify: read %s projection: %w", what, err)
 	}
+	defer rows.Close()
+	var n int64
+	seen := make(map[K]bool, len(want))
 	for rows.Next() {
-		stored, err := scanRequestFacts(rows)
+		stored, err := scan(rows)
 		if err != nil {
-			rows.Close()
-			return err
+			return n, err
 		}
-		res.Requests++
-		seenReq[stored.Request] = true
-		want := proj.Requests[stored.Request]
-		if want == nil {
-			add(Break{Kind: BreakProjection, Detail: fmt.Sprintf("request %s: the report projection holds a request no sealed event received", stored.Request)})
+		n++
+		k := key(stored)
+		seen[k] = true
+		w := want[k]
+		if w == nil {
+			add(brk(k, texts.extra))
 			continue
 		}
-		if d := diffRequest(stored, want); d != "" {
-			add(Break{Kind: BreakProjection, Detail: fmt.Sprintf("request %s: report projection: %s", stored.Request, d)})
+		if d := diff(stored, w); d != "" {
+			add(brk(k, "report projection: "+d))
 		}
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("verify: read request projection: %w", err)
+		return n, fmt.Errorf("verify: read %s projection: %w", what, err)
 	}
-	for ref := range proj.Requests {
-		if !seenReq[ref] {
-			add(Break{Kind: BreakProjection, Detail: fmt.Sprintf("request %s: the report projection lacks this sealed request", ref)})
+	var missing []K
+	for k := range want {
+		if !seen[k] {
+			missing = append(missing, k)
 		}
 	}
-	return nil
+	slices.Sort(missing)
+	for _, k := range missing {
+		add(brk(k, texts.lacks))
+	}
+	return n, nil
 }
 
 // sealedDelivery is what the sealed events say of a delivery.
