@@ -183,20 +183,7 @@ func deliverOnce(addr, rcpt string, msg []byte) error {
 		return err
 	}
 	defer c.Close()
-	if err := c.Mail(""); err != nil {
-		return err
-	}
-	if err := c.Rcpt(rcpt); err != nil {
-		return err
-	}
-	w, err := c.Data()
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(msg); err != nil {
-		return err
-	}
-	if err := w.Close(); err != nil {
+	if err := transaction(c, rcpt, msg); err != nil {
 		return err
 	}
 	return c.Quit()
@@ -337,6 +324,11 @@ func sendOne(c *smtp.Client, rcpt string, msg []byte) error {
 	if err := c.Reset(); err != nil {
 		return err
 	}
+	return transaction(c, rcpt, msg)
+}
+
+// transaction sends msg to rcpt with a null return path, as a DSN is sent.
+func transaction(c *smtp.Client, rcpt string, msg []byte) error {
 	if err := c.Mail(""); err != nil {
 		return err
 	}
