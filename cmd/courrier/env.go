@@ -150,6 +150,22 @@ func (e *Env) logger() *slog.Logger {
 
 // newFlagSet returns a flag set whose --help prints summary, flags and the
 // environment variables.
+// subcommandFlags starts a command made of subcommands (courrier letters
+// preview …). With no arguments or a help request it prints usage and
+// returns no flag set, with an error naming the subcommands (subs) when none
+// was given; otherwise the subcommand, its arguments and a flag set named
+// after both.
+func (e *Env) subcommandFlags(cmd, usage, subs string, args []string) (sub string, rest []string, fs *flag.FlagSet, err error) {
+	if len(args) == 0 || wantsHelp(args[:1]) {
+		fmt.Fprint(e.Stderr, usage)
+		if len(args) == 0 {
+			return "", nil, nil, fmt.Errorf("%s: a subcommand is required%s", cmd, subs)
+		}
+		return "", nil, nil, nil
+	}
+	return args[0], args[1:], e.newFlagSet(cmd+" "+args[0], fmt.Sprintf("See \"courrier %s --help\".", cmd)), nil
+}
+
 func (e *Env) newFlagSet(name, summary string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.Stderr)

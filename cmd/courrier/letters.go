@@ -43,15 +43,10 @@ The print house, cut-off and spool come from COURRIER_PRINT_*, COURRIER_LETTER_*
 `
 
 func runLetters(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || wantsHelp(args[:1]) {
-		fmt.Fprint(env.Stderr, lettersUsage)
-		if len(args) == 0 {
-			return fmt.Errorf("letters: a subcommand is required")
-		}
-		return nil
+	sub, rest, fs, err := env.subcommandFlags("letters", lettersUsage, "", args)
+	if fs == nil {
+		return err
 	}
-	sub, rest := args[0], args[1:]
-	fs := env.newFlagSet("letters "+sub, "See \"courrier letters --help\".")
 	data := fs.String("data", "", "preview: notice data as JSON")
 	out := fs.String("out", "", "preview, reproduce: PDF file to write")
 	asJSON := fs.Bool("json", false, "batches: print JSON")

@@ -31,15 +31,10 @@ compliance), admin (everything, accounts).
 `
 
 func runStaff(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || wantsHelp(args[:1]) {
-		fmt.Fprint(env.Stderr, staffUsage)
-		if len(args) == 0 {
-			return fmt.Errorf("staff: a subcommand is required (create, list or disable)")
-		}
-		return nil
+	sub, rest, fs, err := env.subcommandFlags("staff", staffUsage, " (create, list or disable)", args)
+	if fs == nil {
+		return err
 	}
-	sub, rest := args[0], args[1:]
-	fs := env.newFlagSet("staff "+sub, "See \"courrier staff --help\".")
 	login := fs.String("login", "", "account login")
 	role := fs.String("role", "", "create: agent, operator, approver, auditor or admin")
 	name := fs.String("name", "", "create: display name")

@@ -13,9 +13,7 @@ import (
 	"github.com/courrier-dev/courrier/templates"
 )
 
-func runTemplates(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(env.Stderr, `Usage: courrier templates list|lint|preview [flags]
+const templatesUsage = `Usage: courrier templates list|lint|preview [flags]
 
   list      every template: kind, channel, version, declared fields, file
   lint      render every template with its sample data and check fields, SMS
@@ -25,14 +23,13 @@ func runTemplates(ctx context.Context, env *Env, args []string) error {
 
 Flags (all subcommands):
   --templates DIR   override directory (default $COURRIER_TEMPLATES)
-`)
-		if len(args) == 0 {
-			return fmt.Errorf("templates: a subcommand is required (list, lint or preview)")
-		}
-		return nil
+`
+
+func runTemplates(ctx context.Context, env *Env, args []string) error {
+	sub, rest, fs, err := env.subcommandFlags("templates", templatesUsage, " (list, lint or preview)", args)
+	if fs == nil {
+		return err
 	}
-	sub, rest := args[0], args[1:]
-	fs := env.newFlagSet("templates "+sub, "See \"courrier templates --help\".")
 	dir := fs.String("templates", env.Getenv("COURRIER_TEMPLATES"), "template override directory")
 	channel := fs.String("channel", "email", "preview: channel (email, sms or letter)")
 	data := fs.String("data", "", "preview: notice data as JSON (a file, or - for stdin); default: the kind's sample data")
